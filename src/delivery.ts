@@ -1,0 +1,74 @@
+import { cloneWindowData, mergeWindowData, toProfiles, type WindowData } from './aggregate.js';
+import { errorFields, type RateLimitedLog } from './rate-limited-log.js';
+import type { Processor } from './types.js';
+
+/**
+ * Hands windows to one processor. The processor never runs twice at once:
+ * windows that arrive while it is busy are merged into one pending delivery
+ * (values summed), so a slow processor costs neither CPU accounting nor memory.
+ */
+export class Delivery {
+  readonly name: string;
+  readonly #processor: Processor;
+  readonly #faults: RateLimitedLog;
+  #pending: WindowData | undefined;
+  #running: Promise<void> | undefined;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(processor: Processor, index: number, faults: RateLimitedLog) {
+    this.#processor = processor;
+    this.name = processor.name || `processor[${index}]`;
+    this.#faults = faults;
+  }
+
+  get busy(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** Queues `data` (merged with anything still pending) and starts delivering if idle. */
+  push(data: WindowData): void {
+    this.#pending = this.#pending === undefined ? cloneWindowData(data) : mergeWindowData(this.#pending, data);
+    if (this.#running === undefined) this.#running = this.#drain();
+  }
+
+  /** Delivers what is pending synchronously, ignoring any promise the processor returns (process exit). */
+  pushSync(data: WindowData): void {
+    const pending = this.#pending === undefined ? cloneWindowData(data) : mergeWindowData(this.#pending, data);
+    this.#pending = undefined;
+    const { profiles, window } = toProfiles(pending);
+    try {
+      const r = this.#processor(profiles, window);
+      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, () => {});
+    } catch (err) {
+      this.#fault(err);
+    }
+  }
+
+  /** Resolves when nothing is pending or running. */
+  idle(): Promise<void> {
+    if (this.#running === undefined && this.#pending === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending !== undefined) {
+      const data = this.#pending;
+      this.#pending = undefined;
+      const { profiles, window } = toProfiles(data);
+      try {
+        await this.#processor(profiles, window);
+      } catch (err) {
+        this.#fault(err);
+      }
+    }
+    this.#running = undefined;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #fault(err: unknown): void {
+    this.#faults.error(`processor:${this.name}`, { processor: this.name, ...errorFields(err) },
+      `reqprof: processor "${this.name}" failed; the profiler goes on and later windows are still delivered`);
+  }
+}

@@ -1,0 +1,70 @@
+import { createHook, type AsyncHook } from 'node:async_hooks';
+import { tagStorage, type SamplerBridge } from '../context.js';
+import type { TagSet } from '../tags.js';
+import { SamplerBase, asTagSet } from './sampler.js';
+
+/** The object the sampler records per sample; `ref` is swapped while no sample has seen it. */
+interface Holder {
+  ref: TagSet | undefined;
+}
+
+/**
+ * Node 20 and Node 22 without AsyncContextFrame: the sampler reads one
+ * process-global context, so an async_hooks `before` hook copies the current
+ * AsyncLocalStorage store into it each time an async callback starts.
+ *
+ * The hook body is kept to a property write: the native context is a mutable
+ * holder, replaced by a fresh one (a native call) only once the sampler has
+ * taken a sample since the last replacement, since a recorded sample must
+ * keep the tag set it saw.
+ */
+export class HooksEngine extends SamplerBase {
+  readonly mode = 'async-hooks' as const;
+  #holder: Holder = { ref: undefined };
+  #lastCount = -1;
+  #state: { [k: number]: number } | undefined;
+  #kSampleCount = 0;
+  #hook: AsyncHook | undefined;
+
+  protected startOptions(): Record<string, unknown> {
+    return { useCPED: false };
+  }
+
+  protected onStarted(): void {
+    this.#state = this.time.getState() as unknown as { [k: number]: number };
+    this.#kSampleCount = this.time.constants.kSampleCount as number;
+    this.#holder = { ref: tagStorage.getStore() };
+    this.#lastCount = this.#state[this.#kSampleCount]!;
+    this.time.setContext(this.#holder);
+    const update = this.#update;
+    this.#hook = createHook({ before: () => update(tagStorage.getStore()) });
+    this.#hook.enable();
+  }
+
+  protected onStopping(): void {
+    this.#hook?.disable();
+    this.#hook = undefined;
+  }
+
+  #update = (tags: TagSet | undefined): void => {
+    const holder = this.#holder;
+    if (holder.ref === tags) return;
+    const count = this.#state![this.#kSampleCount]!;
+    if (count === this.#lastCount) {
+      holder.ref = tags;
+      return;
+    }
+    this.#lastCount = count;
+    this.#holder = { ref: tags };
+    this.time.setContext(this.#holder);
+  };
+
+  protected bridge(): SamplerBridge {
+    const update = this.#update;
+    return { enter: update, exit: update };
+  }
+
+  protected resolve(context: unknown): TagSet | undefined {
+    return asTagSet((context as Holder | undefined)?.ref);
+  }
+}

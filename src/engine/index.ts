@@ -1,0 +1,25 @@
+import { CpedEngine } from './cped.js';
+import { HooksEngine } from './hooks.js';
+import { asyncContextFrameActive, loadPprof } from './native.js';
+import type { EngineMode, SamplerEngine } from './types.js';
+
+export type { EngineMode, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
+
+/** Which path will carry tags here. Detected from the runtime, never guessed from the version. */
+export type EngineChoice = EngineMode | 'auto';
+
+/**
+ * Loads the addon and picks the path: CPED where AsyncContextFrame is really
+ * active (asked of the addon), the async_hooks bridge elsewhere.
+ */
+export async function createEngine(choice: EngineChoice, samplingIntervalMicros: number): Promise<SamplerEngine> {
+  loadPprof();
+  const cped = asyncContextFrameActive();
+  if (choice === 'cped' && !cped) {
+    throw new RangeError(
+      `reqprof: option "engine" is "cped" but AsyncContextFrame is not active on Node ${process.version}; ` +
+      'use Node >= 24 (without --no-async-context-frame), Node 22 with --experimental-async-context-frame, or engine "auto".');
+  }
+  if (choice === 'cped' || (choice === 'auto' && cped)) return new CpedEngine(samplingIntervalMicros);
+  return new HooksEngine(samplingIntervalMicros);
+}

@@ -1,0 +1,279 @@
+import { foldWindow, type FoldSettings, type WindowData } from './aggregate.js';
+import { lookup, runWithTags, tag, untag } from './context.js';
+import { Delivery } from './delivery.js';
+import { createEngine, type EngineMode, type SamplerEngine } from './engine/index.js';
+import { getDefaultLogger, type Logger } from './logger.js';
+import { resolveOptions, type ProfilerOptions, type ResolvedOptions } from './options.js';
+import { logProcessor } from './processors/log.js';
+import { RateLimitedLog, errorFields } from './rate-limited-log.js';
+import { WakeableSleep, within } from './sleep.js';
+import type { TagsInput } from './tags.js';
+import type { Processor, WindowEndReason } from './types.js';
+
+/** Where a profiler is in its life. */
+export type ProfilerState = 'idle' | 'running' | 'paused' | 'stopped';
+
+/**
+ * Samples the process's CPU in windows and hands each window's CPU per tag set
+ * to the processors.
+ *
+ * - `run()` starts the loop and resolves when the profiler has stopped. Before
+ *   `run()`, `pause()` makes the loop start paused, `resume()` undoes that, and
+ *   `stop()` makes the profiler stopped for good (`run()` then resolves at once).
+ * - `pause()` and `stop()` end the current window early and deliver its partial
+ *   data before resolving; both are idempotent and never wait longer than
+ *   `flushTimeoutMs` for a processor.
+ */
+export class Profiler {
+  readonly #o: ResolvedOptions;
+  readonly #deliveries: Delivery[];
+  readonly #faults: RateLimitedLog;
+  readonly #sleep = new WakeableSleep();
+  #state: ProfilerState = 'idle';
+  #pauseRequested = false;
+  #stopRequested = false;
+  #engine: SamplerEngine | undefined;
+  #runPromise: Promise<void> | undefined;
+  #resumeWaiter: (() => void) | undefined;
+  #windowEnded: Array<() => void> = [];
+  #exitHandler: (() => void) | undefined;
+  #fold!: FoldSettings;
+
+  constructor(processor?: Processor | Processor[], interval?: number, window?: number, options?: ProfilerOptions) {
+    this.#o = resolveOptions(processor, interval, window, options, logProcessor);
+    this.#faults = new RateLimitedLog(this.#o.logger ?? lazyLogger());
+    this.#deliveries = this.#o.processors.map((p, i) => new Delivery(p, i, this.#faults));
+  }
+
+  /** `idle`, `running`, `paused` or `stopped`. */
+  get state(): ProfilerState {
+    return this.#state;
+  }
+
+  /** How tags reach the sampler (`cped` or `async-hooks`); undefined until `run()` has chosen. */
+  get mode(): EngineMode | undefined {
+    return this.#engine?.mode;
+  }
+
+  get intervalMs(): number {
+    return this.#o.intervalMs;
+  }
+
+  get windowMs(): number {
+    return this.#o.windowMs;
+  }
+
+  get samplingIntervalMicros(): number {
+    return this.#o.samplingIntervalMicros;
+  }
+
+  /** See the module-level `tag`: the context is process-wide. */
+  tag<R>(tags: TagsInput, fn: () => R): R;
+  tag(tags: TagsInput): void;
+  tag<R>(tags: TagsInput, fn?: () => R): R | void {
+    return fn === undefined ? tag(tags) : tag(tags, fn);
+  }
+
+  untag(): void {
+    untag();
+  }
+
+  lookup(key: string): string | undefined {
+    return lookup(key);
+  }
+
+  /**
+   * Runs the window loop until `stop()`. Resolves when stopped. Rejects (and
+   * logs) when the sampler cannot start, e.g. `REQPROF_ERR_SAMPLER_BUSY`; the
+   * returned promise is marked handled, so `void profiler.run()` never crashes
+   * the process.
+   */
+  run(): Promise<void> {
+    if (this.#runPromise) return this.#runPromise;
+    if (this.#state === 'stopped') return Promise.resolve();
+    // The loop must not inherit the caller's tags: its own CPU is not a request's.
+    const p = runWithTags(undefined, () => this.#loop());
+    p.catch((err) => {
+      this.#faults.error('run', errorFields(err), 'reqprof: the profiler could not run; the service goes on without CPU profiling');
+    });
+    this.#runPromise = p;
+    return p;
+  }
+
+  /** Ends the current window (delivering it), and holds sampling until `resume()`. */
+  async pause(): Promise<void> {
+    if (this.#state === 'stopped' || this.#pauseRequested) return this.#flush();
+    this.#pauseRequested = true;
+    if (this.#state === 'running') {
+      await this.#endWindowEarly();
+    }
+    await this.#flush();
+  }
+
+  /** Starts sampling again after `pause()`. */
+  async resume(): Promise<void> {
+    if (!this.#pauseRequested) return;
+    this.#pauseRequested = false;
+    const w = this.#resumeWaiter;
+    this.#resumeWaiter = undefined;
+    w?.();
+  }
+
+  /** Ends the current window, delivers it, and ends the loop. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#stopRequested) {
+      this.#stopRequested = true;
+      const w = this.#resumeWaiter;
+      this.#resumeWaiter = undefined;
+      w?.();
+      this.#sleep.wake();
+    }
+    if (this.#runPromise) {
+      await this.#runPromise.catch(() => {});
+    } else {
+      this.#state = 'stopped';
+    }
+    await this.#flush();
+  }
+
+  /** Waits for every processor to finish what it holds, at most `flushTimeoutMs`. */
+  async #flush(): Promise<void> {
+    const all = Promise.all(this.#deliveries.map((d) => d.idle()));
+    const ok = await within(all, this.#o.flushTimeoutMs);
+    if (!ok) {
+      const busy = this.#deliveries.filter((d) => d.busy).map((d) => d.name);
+      this.#faults.warn('flush-timeout', { processors: busy, flushTimeoutMs: this.#o.flushTimeoutMs },
+        `reqprof: processor(s) ${busy.join(', ')} still busy after ${this.#o.flushTimeoutMs} ms; not waiting any longer`);
+    }
+  }
+
+  #endWindowEarly(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#windowEnded.push(resolve);
+      this.#sleep.wake();
+    });
+  }
+
+  async #loop(): Promise<void> {
+    const o = this.#o;
+    try {
+      this.#engine = await createEngine(o.engine, o.samplingIntervalMicros);
+    } catch (err) {
+      this.#state = 'stopped';
+      throw err;
+    }
+    this.#fold = {
+      intervalMs: o.intervalMs,
+      windowMs: o.windowMs,
+      samplingIntervalMicros: o.samplingIntervalMicros,
+      maxTagSets: o.maxTagSets,
+      mode: this.#engine.mode,
+    };
+    // Buffer for the longest window plus generous scheduling slack.
+    const bufferMs = Math.ceil(o.windowMs * 1.5 + 2_000);
+    this.#installExitHandler();
+    try {
+      let firstWindow = true;
+      while (!this.#stopRequested) {
+        if (this.#pauseRequested) {
+          this.#state = 'paused';
+          this.#notifyWindowEnded();
+          await new Promise<void>((resolve) => (this.#resumeWaiter = resolve));
+          firstWindow = true;
+          continue;
+        }
+        this.#state = 'running';
+        if (o.intervalMs > 0 && !firstWindow) {
+          await this.#sleep.sleep(o.intervalMs);
+          if (this.#stopRequested || this.#pauseRequested) continue;
+        }
+        firstWindow = false;
+        this.#engine.start(bufferMs);
+        await this.#sleep.sleep(o.windowMs);
+        const ending = this.#stopRequested ? 'stop' : this.#pauseRequested ? 'pause' : 'window';
+        const restart = ending === 'window' && o.intervalMs === 0;
+        let raw;
+        try {
+          raw = this.#engine.collect(restart);
+        } catch (err) {
+          this.#engine.abort();
+          this.#faults.error('collect', errorFields(err), 'reqprof: the sampler failed to stop a window; it is skipped and sampling restarts');
+        }
+        if (raw) this.#deliver(raw, ending);
+        this.#notifyWindowEnded();
+      }
+    } finally {
+      this.#engine.abort();
+      this.#removeExitHandler();
+      this.#state = 'stopped';
+      this.#notifyWindowEnded();
+    }
+  }
+
+  #notifyWindowEnded(): void {
+    const waiters = this.#windowEnded;
+    this.#windowEnded = [];
+    for (const w of waiters) w();
+  }
+
+  #deliver(raw: Parameters<typeof foldWindow>[0], reason: WindowEndReason, sync = false): void {
+    let data: WindowData;
+    try {
+      data = foldWindow(raw, this.#fold, reason);
+    } catch (err) {
+      this.#faults.error('aggregate', errorFields(err), 'reqprof: could not aggregate a window; it is skipped');
+      return;
+    }
+    if (data.info.overflowTagSets > 0) {
+      this.#faults.warn('overflow', { overflowTagSets: data.info.overflowTagSets, maxTagSets: this.#o.maxTagSets },
+        `reqprof: more than ${this.#o.maxTagSets} distinct tag sets in one window; the rest were folded into reqprof_overflow=true (is a user id or other unbounded value in a tag?)`);
+    }
+    for (const d of this.#deliveries) {
+      if (sync) d.pushSync(data);
+      else d.push(data);
+    }
+  }
+
+  /** On process exit, deliver the partial window synchronously (what processors do synchronously lands). */
+  #installExitHandler(): void {
+    if (!this.#o.flushOnExit) return;
+    this.#exitHandler = () => {
+      const engine = this.#engine;
+      if (engine === undefined || !engine.started) return;
+      try {
+        this.#deliver(engine.collect(false), 'exit', true);
+      } catch {
+        engine.abort();
+      }
+    };
+    // prepend: run before @datadog/pprof's own exit handler stops the sampler.
+    process.prependListener('exit', this.#exitHandler);
+  }
+
+  #removeExitHandler(): void {
+    if (this.#exitHandler) process.removeListener('exit', this.#exitHandler);
+    this.#exitHandler = undefined;
+  }
+}
+
+function lazyLogger(): Logger {
+  return {
+    info: (o, m) => getDefaultLogger().info(o, m),
+    warn: (o, m) => getDefaultLogger().warn(o, m),
+    error: (o, m) => getDefaultLogger().error(o, m),
+  };
+}
+
+/**
+ * Creates a profiler, as Kitex's `NewProfiler(processor, interval, window)`.
+ * `processor` is one function or an array (none: `logProcessor`); `interval`
+ * and `window` are milliseconds (interval 0: windows back to back).
+ */
+export function newProfiler(
+  processor?: Processor | Processor[] | null,
+  interval = 0,
+  window = 30_000,
+  options?: ProfilerOptions,
+): Profiler {
+  return new Profiler(processor ?? undefined, interval, window, options);
+}

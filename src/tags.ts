@@ -1,0 +1,160 @@
+import { tagsError } from './errors.js';
+
+/**
+ * Tags as users write them: a flat `['k1', 'v1', 'k2', 'v2']` list (Kitex style)
+ * or an object `{ k1: 'v1' }`. Numbers, bigints and booleans are converted with
+ * `String()`; anything else is rejected.
+ */
+export type TagValue = string | number | boolean | bigint;
+export type TagsInput = readonly TagValue[] | Readonly<Record<string, TagValue>>;
+
+/**
+ * An immutable, normalised tag set: one value per key, sorted by key. Contexts
+ * share these objects by reference, so a request costs one allocation per tag() call.
+ */
+export class TagSet {
+  /** Flat `[k1, v1, k2, v2]`, sorted by key, one entry per key. */
+  readonly pairs: readonly string[];
+  #key: string | undefined;
+
+  /** @internal use `createTagSet` / `mergeTags`, which validate. */
+  constructor(sortedPairs: readonly string[]) {
+    this.pairs = sortedPairs;
+  }
+
+  /** The unambiguous key (`a=1|b=2`, with `\`, `|` and `=` escaped), built once on demand. */
+  get key(): string {
+    if (this.#key === undefined) this.#key = keyOf(this.pairs);
+    return this.#key;
+  }
+
+  get(key: string): string | undefined {
+    const p = this.pairs;
+    for (let i = 0; i < p.length; i += 2) if (p[i] === key) return p[i + 1];
+    return undefined;
+  }
+
+  get size(): number {
+    return this.pairs.length / 2;
+  }
+
+  toObject(): Record<string, string> {
+    const out: Record<string, string> = Object.create(null);
+    for (let i = 0; i < this.pairs.length; i += 2) out[this.pairs[i]!] = this.pairs[i + 1]!;
+    return out;
+  }
+}
+
+const NEEDS_ESCAPE = /[\\|=]/;
+const ESCAPE_ALL = /[\\|=]/g;
+
+/** Escapes the three characters that structure a key, so that distinct tag sets never share one. */
+export function escapeTagPart(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPE_ALL, (c) => '\\' + c) : s;
+}
+
+/** Splits a key built by `keyOf` back into flat pairs (the inverse of `keyOf`). */
+export function parseKey(key: string): string[] {
+  const out: string[] = [];
+  if (key === '') return out;
+  let cur = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]!;
+    if (c === '\\' && i + 1 < key.length) {
+      cur += key[++i];
+    } else if (c === '=' && out.length % 2 === 0) {
+      out.push(cur);
+      cur = '';
+    } else if (c === '|') {
+      out.push(cur);
+      cur = '';
+    } else {
+      cur += c;
+    }
+  }
+  out.push(cur);
+  return out;
+}
+
+export function keyOf(sortedPairs: readonly string[]): string {
+  let key = '';
+  for (let i = 0; i < sortedPairs.length; i += 2) {
+    if (i > 0) key += '|';
+    key += escapeTagPart(sortedPairs[i]!) + '=' + escapeTagPart(sortedPairs[i + 1]!);
+  }
+  return key;
+}
+
+function toTagString(v: unknown, what: string): string {
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(v);
+    default:
+      throw tagsError(`reqprof: ${what} must be a string, number, boolean or bigint, got ${v === null ? 'null' : typeof v}`);
+  }
+}
+
+/**
+ * Validates user tags into an ordered list of `[key, value]` entries, as given
+ * (duplicates kept: later wins when merged).
+ */
+export function parseTags(input: unknown): string[] {
+  const flat: string[] = [];
+  if (Array.isArray(input)) {
+    if (input.length % 2 !== 0) {
+      throw tagsError(`reqprof: tags must be key/value pairs, got an odd-length array (${input.length} entries); the last key "${String(input[input.length - 1])}" has no value`);
+    }
+    for (let i = 0; i < input.length; i += 2) {
+      const k = input[i];
+      if (typeof k !== 'string') {
+        throw tagsError(`reqprof: tag key at index ${i} must be a string, got ${k === null ? 'null' : typeof k}`);
+      }
+      if (k === '') throw tagsError(`reqprof: tag key at index ${i} is empty`);
+      flat.push(k, toTagString(input[i + 1], `value of tag "${k}" (index ${i + 1})`));
+    }
+    return flat;
+  }
+  if (input !== null && typeof input === 'object') {
+    for (const k of Object.keys(input)) {
+      if (k === '') throw tagsError('reqprof: tag key "" is empty');
+      flat.push(k, toTagString((input as Record<string, unknown>)[k], `value of tag "${k}"`));
+    }
+    return flat;
+  }
+  throw tagsError(`reqprof: tags must be an array of key/value pairs or an object, got ${input === null ? 'null' : typeof input}`);
+}
+
+/** Appends `added` (flat, in order) to `base`: on a duplicate key the later value wins. Sorted by key. */
+export function mergePairs(base: readonly string[], added: readonly string[]): string[] {
+  if (added.length === 0) return base.slice();
+  const m = new Map<string, string>();
+  for (let i = 0; i < base.length; i += 2) m.set(base[i]!, base[i + 1]!);
+  for (let i = 0; i < added.length; i += 2) m.set(added[i]!, added[i + 1]!);
+  const keys = [...m.keys()].sort(compareKeys);
+  const out: string[] = new Array(keys.length * 2);
+  for (let i = 0; i < keys.length; i++) {
+    out[2 * i] = keys[i]!;
+    out[2 * i + 1] = m.get(keys[i]!)!;
+  }
+  return out;
+}
+
+/** Code-unit order, so the key does not depend on the locale. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A new tag set: `base` (if any) with `input` appended, later values winning. */
+export function mergeTags(base: TagSet | undefined, input: unknown): TagSet {
+  const added = parseTags(input);
+  if (added.length === 0 && base !== undefined) return base;
+  return new TagSet(mergePairs(base ? base.pairs : [], added));
+}
+
+export function createTagSet(input: unknown): TagSet {
+  return mergeTags(undefined, input);
+}

@@ -1,0 +1,52 @@
+import type { EngineMode } from './engine/types.js';
+
+/** CPU of one tag set over one window (or several merged windows). */
+export interface TagsProfile {
+  /** `k=v` pairs sorted by key and joined by `|`, with `\`, `|`, `=` escaped; `''` for untagged CPU. */
+  key: string;
+  /** Flat `[k1, v1, k2, v2]`, one entry per key, sorted by key; `[]` for untagged CPU. */
+  tags: string[];
+  /** CPU nanoseconds, scaled by `(interval + window) / window` to cover the whole cycle. */
+  value: number;
+  /** `value` over the total of all tag sets, untagged included: the list sums to 1. */
+  percent: number;
+  /** How many samples carried this tag set: the precision of `percent` is about `sqrt(p(1-p)/samples)`. */
+  samples: number;
+}
+
+/** Why a window ended. */
+export type WindowEndReason = 'window' | 'pause' | 'stop' | 'exit';
+
+/** What a processor is told about the window(s) behind a list of profiles. */
+export interface WindowInfo {
+  /** When the (first) window started and the (last) one ended, in ms since the epoch. */
+  start: number;
+  end: number;
+  /** `end - start` in ms. */
+  durationMs: number;
+  /** The profiler's configured gap between windows and window length, in ms. */
+  intervalMs: number;
+  windowMs: number;
+  /** The multiplier applied to raw CPU: `(interval + window) / window`. */
+  scale: number;
+  samplingIntervalMicros: number;
+  /** Scaled CPU ns of all tag sets, untagged included (the denominator of `percent`). */
+  totalCpu: number;
+  /** Scaled CPU ns with no tags. */
+  untaggedCpu: number;
+  /** Scaled CPU ns of threads other than the JS thread (GC helpers, libuv pool); not in `totalCpu`. */
+  nonJsThreadsCpu: number;
+  /** Samples in the window(s). */
+  samples: number;
+  /** How many sampler windows this delivery holds (> 1 when windows were merged while a processor was busy). */
+  windows: number;
+  /** Distinct tag sets folded into the overflow tag set because of `maxTagSets`. */
+  overflowTagSets: number;
+  /** Why the (last) window ended. */
+  reason: WindowEndReason;
+  /** How tags reached the sampler: `cped` (Node >= 24) or `async-hooks`. */
+  mode: EngineMode;
+}
+
+/** Receives every window's profiles. May be async; a busy processor gets later windows merged. */
+export type Processor = (profiles: TagsProfile[], window: WindowInfo) => void | Promise<void>;
