@@ -15,7 +15,10 @@ export class Delivery {
   #running: Promise<void> | undefined;
   #idleWaiters: Array<() => void> = [];
 
-  constructor(processor: Processor, index: number, faults: RateLimitedLog) {
+  readonly #topFunctions: number;
+
+  constructor(processor: Processor, index: number, faults: RateLimitedLog, topFunctions = 0) {
+    this.#topFunctions = topFunctions;
     this.#processor = processor;
     this.name = processor.name || `processor[${index}]`;
     this.#faults = faults;
@@ -35,7 +38,7 @@ export class Delivery {
   pushSync(data: WindowData): void {
     const pending = this.#pending === undefined ? cloneWindowData(data) : mergeWindowData(this.#pending, data);
     this.#pending = undefined;
-    const { profiles, window } = toProfiles(pending);
+    const { profiles, window } = toProfiles(pending, this.#topFunctions);
     try {
       const r = this.#processor(profiles, window);
       if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, () => {});
@@ -54,7 +57,7 @@ export class Delivery {
     while (this.#pending !== undefined) {
       const data = this.#pending;
       this.#pending = undefined;
-      const { profiles, window } = toProfiles(data);
+      const { profiles, window } = toProfiles(data, this.#topFunctions);
       try {
         await this.#processor(profiles, window);
       } catch (err) {

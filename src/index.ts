@@ -1,6 +1,6 @@
 export { newProfiler, Profiler, type ProfilerState } from './profiler.js';
 export type { ProfilerOptions } from './options.js';
-export type { Processor, TagsProfile, WindowInfo, WindowEndReason } from './types.js';
+export type { Processor, ProcessorNeeds, TagsProfile, HotFunction, WindowInfo, WindowEndReason } from './types.js';
 export type { EngineMode } from './engine/types.js';
 export type { EngineChoice } from './engine/index.js';
 export { tag, untag, lookup, currentTagsObject } from './context.js';

@@ -17,6 +17,14 @@ export interface ProfilerOptions {
   flushTimeoutMs?: number;
   /** Deliver the partial window to processors when the process exits (sync part only). Default true. */
   flushOnExit?: boolean;
+  /** Add the top N functions by self CPU to each `TagsProfile` (`topFunctions`). Default 0 (off). Range 0..1000. */
+  topFunctions?: number;
+  /**
+   * Point frames of compiled code (TypeScript, bundles) at their sources, in pprof
+   * profiles and top functions: `true` searches the current directory for source
+   * maps, or give the directories to search. Default false.
+   */
+  sourceMaps?: boolean | string[];
 }
 
 export interface ResolvedOptions {
@@ -29,6 +37,8 @@ export interface ResolvedOptions {
   maxTagSets: number;
   flushTimeoutMs: number;
   flushOnExit: boolean;
+  topFunctions: number;
+  sourceMapDirs: string[];
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -85,7 +95,20 @@ export function resolveOptions(processor: unknown, interval: unknown, window: un
   if (o.flushOnExit !== undefined && typeof o.flushOnExit !== 'boolean') {
     throw optionTypeError(`reqprof: option "flushOnExit" must be a boolean, got ${typeof o.flushOnExit}`);
   }
+  const topFunctions = integer('topFunctions', o.topFunctions ?? 0, 0, 1000);
+  let sourceMapDirs: string[] = [];
+  if (o.sourceMaps === true) sourceMapDirs = [process.cwd()];
+  else if (Array.isArray(o.sourceMaps)) {
+    o.sourceMaps.forEach((d, i) => {
+      if (typeof d !== 'string' || d === '') throw optionTypeError(`reqprof: option "sourceMaps"[${i}] must be a directory path, got ${JSON.stringify(d)}`);
+    });
+    sourceMapDirs = o.sourceMaps.slice();
+  } else if (o.sourceMaps !== undefined && o.sourceMaps !== false) {
+    throw optionTypeError(`reqprof: option "sourceMaps" must be a boolean or an array of directories, got ${typeof o.sourceMaps}`);
+  }
   return {
+    topFunctions,
+    sourceMapDirs,
     processors,
     intervalMs,
     windowMs,

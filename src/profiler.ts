@@ -2,6 +2,8 @@ import { foldWindow, type FoldSettings, type WindowData } from './aggregate.js';
 import { lookup, runWithTags, tag, untag } from './context.js';
 import { Delivery } from './delivery.js';
 import { createEngine, type EngineMode, type SamplerEngine } from './engine/index.js';
+import type { CollectWants } from './engine/types.js';
+import { createSourceMapper, type SourceMapperLike } from './engine/source-maps.js';
 import { getDefaultLogger, type Logger } from './logger.js';
 import { resolveOptions, type ProfilerOptions, type ResolvedOptions } from './options.js';
 import { logProcessor } from './processors/log.js';
@@ -38,11 +40,17 @@ export class Profiler {
   #windowEnded: Array<() => void> = [];
   #exitHandler: (() => void) | undefined;
   #fold!: FoldSettings;
+  readonly #wants: CollectWants;
+  #sourceMapper: SourceMapperLike | undefined;
 
   constructor(processor?: Processor | Processor[], interval?: number, window?: number, options?: ProfilerOptions) {
     this.#o = resolveOptions(processor, interval, window, options, logProcessor);
     this.#faults = new RateLimitedLog(this.#o.logger ?? lazyLogger());
-    this.#deliveries = this.#o.processors.map((p, i) => new Delivery(p, i, this.#faults));
+    this.#deliveries = this.#o.processors.map((p, i) => new Delivery(p, i, this.#faults, this.#o.topFunctions));
+    this.#wants = {
+      profile: this.#o.processors.some((p) => p.needs?.profile === true),
+      functions: this.#o.topFunctions > 0,
+    };
   }
 
   /** `idle`, `running`, `paused` or `stopped`. */
@@ -162,7 +170,16 @@ export class Profiler {
       this.#state = 'stopped';
       throw err;
     }
+    if (o.sourceMapDirs.length > 0) {
+      try {
+        this.#sourceMapper = await createSourceMapper(o.sourceMapDirs);
+      } catch (err) {
+        this.#faults.warn('source-maps', errorFields(err), 'reqprof: could not load source maps; frames point at the generated files');
+      }
+    }
+    const mapper = this.#sourceMapper;
     this.#fold = {
+      ...(mapper ? { mapLocation: (f) => mapper.map(f) } : {}),
       intervalMs: o.intervalMs,
       windowMs: o.windowMs,
       samplingIntervalMicros: o.samplingIntervalMicros,
@@ -188,13 +205,13 @@ export class Profiler {
           if (this.#stopRequested || this.#pauseRequested) continue;
         }
         firstWindow = false;
-        this.#engine.start(bufferMs);
+        this.#engine.start(bufferMs, this.#sourceMapper?.native);
         await this.#sleep.sleep(o.windowMs);
         const ending = this.#stopRequested ? 'stop' : this.#pauseRequested ? 'pause' : 'window';
         const restart = ending === 'window' && o.intervalMs === 0;
         let raw;
         try {
-          raw = this.#engine.collect(restart);
+          raw = this.#engine.collect(restart, this.#wants);
         } catch (err) {
           this.#engine.abort();
           this.#faults.error('collect', errorFields(err), 'reqprof: the sampler failed to stop a window; it is skipped and sampling restarts');
@@ -241,7 +258,7 @@ export class Profiler {
       const engine = this.#engine;
       if (engine === undefined || !engine.started) return;
       try {
-        this.#deliver(engine.collect(false), 'exit', true);
+        this.#deliver(engine.collect(false, this.#wants), 'exit', true);
       } catch {
         engine.abort();
       }

@@ -1,4 +1,19 @@
+import type { Profile } from 'pprof-format';
 import type { EngineMode } from './engine/types.js';
+
+/** One function's self CPU within a tag set (the `topFunctions` option). */
+export interface HotFunction {
+  /** Function name as V8 reports it (`(anonymous)` when it has none). */
+  name: string;
+  /** Script URL or path (after source mapping when `sourceMaps` is on); '' for runtime frames. */
+  file: string;
+  /** 1-based line of the function's start, 0 when unknown. */
+  line: number;
+  /** Scaled self CPU ns of this function within the tag set. */
+  value: number;
+  /** `value` over the tag set's value. */
+  percent: number;
+}
 
 /** CPU of one tag set over one window (or several merged windows). */
 export interface TagsProfile {
@@ -12,6 +27,8 @@ export interface TagsProfile {
   percent: number;
   /** How many samples carried this tag set: the precision of `percent` is about `sqrt(p(1-p)/samples)`. */
   samples: number;
+  /** The top functions by self CPU within this tag set, when the profiler's `topFunctions` option is set. */
+  topFunctions?: HotFunction[];
 }
 
 /** Why a window ended. */
@@ -46,7 +63,25 @@ export interface WindowInfo {
   reason: WindowEndReason;
   /** How tags reached the sampler: `cped` (Node >= 24) or `async-hooks`. */
   mode: EngineMode;
+  /**
+   * The window's full pprof profile(s), one per sampler window in this delivery,
+   * each sample labelled with its tags; present only when a processor declared
+   * `needs: { profile: true }` (building them costs event-loop time at window end).
+   * Sample types: `sample/count`, `wall/nanoseconds`, `cpu/nanoseconds`.
+   */
+  profiles?: Profile[];
 }
 
-/** Receives every window's profiles. May be async; a busy processor gets later windows merged. */
-export type Processor = (profiles: TagsProfile[], window: WindowInfo) => void | Promise<void>;
+/** What a processor needs beyond per-tag totals; the window loop builds only what someone asked for. */
+export interface ProcessorNeeds {
+  /** A labelled pprof `Profile` per window in `window.profiles`. */
+  profile?: boolean;
+}
+
+/**
+ * Receives every window's profiles. May be async; a busy processor gets later
+ * windows merged. A processor function may carry a `needs` property.
+ */
+export type Processor = ((profiles: TagsProfile[], window: WindowInfo) => void | Promise<void>) & {
+  needs?: ProcessorNeeds;
+};

@@ -2,7 +2,8 @@ import { setSamplerBridge, type SamplerBridge } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
 import { TagSet } from '../tags.js';
 import { loadedPprof, type TimeProfiler } from './native.js';
-import type { EngineMode, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
+import type { CollectWants, EngineMode, FunctionTotals, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
+import type { Profile } from 'pprof-format';
 
 /** One sample as `@datadog/pprof` hands it to `generateLabels`. */
 interface SampleContext {
@@ -11,7 +12,12 @@ interface SampleContext {
 }
 interface SampleNode {
   name?: string;
+  scriptName?: string;
+  lineNumber?: number;
+  columnNumber?: number;
 }
+
+const NO_WANTS: CollectWants = { profile: false, functions: false };
 
 /** The process owns one native sampler: a second reqprof profiler must not steal it. */
 let owner: object | undefined;
@@ -48,7 +54,7 @@ export abstract class SamplerBase implements SamplerEngine {
   /** Path-specific teardown before the native sampler stops for good. */
   protected onStopping(): void {}
 
-  start(maxWindowMillis: number): void {
+  start(maxWindowMillis: number, sourceMapper?: unknown): void {
     if (this.#started) return;
     if (owner !== undefined && owner !== this) {
       throw samplerError(ErrorCodes.SAMPLER_BUSY,
@@ -70,8 +76,9 @@ export abstract class SamplerBase implements SamplerEngine {
         withContexts: true,
         collectCpuTime: true,
         lineNumbers: false,
+        ...(sourceMapper ? { sourceMapper } : {}),
         ...this.startOptions(),
-      });
+      } as Parameters<TimeProfiler['start']>[0]);
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);
       const busy = /already started|already active|another/i.test(msg);
@@ -87,27 +94,40 @@ export abstract class SamplerBase implements SamplerEngine {
     setSamplerBridge(this.bridge());
   }
 
-  collect(restart: boolean): RawWindow {
+  collect(restart: boolean, wants: CollectWants = NO_WANTS): RawWindow {
     if (!this.#started) throw new Error('reqprof: internal error: collect() while the sampler is stopped');
     const totals = new Map<TagSet | undefined, TagSetTotals>();
     let nonJs = 0;
     let samples = 0;
     const nonJsName = this.#nonJsName;
-    const add = (tags: TagSet | undefined, cpu: number): void => {
-      samples++;
-      const t = totals.get(tags);
-      if (t === undefined) totals.set(tags, { tags, cpuNanos: cpu, samples: 1 });
-      else {
-        t.cpuNanos += cpu;
-        t.samples++;
-      }
-    };
-    const generateLabels = ({ node, context }: { node: SampleNode; context?: SampleContext }): Record<string, never> => {
-      if (context === undefined) return {};
+    const wantFunctions = wants.functions;
+    // Labels are built once per tag set object, and only when a profile is wanted.
+    const labelCache = wants.profile ? new Map<TagSet, Record<string, string>>() : undefined;
+    const fnKeys = wantFunctions ? new Map<SampleNode, string>() : undefined;
+    const generateLabels = ({ node, context }: { node: SampleNode; context?: SampleContext }): Record<string, string> => {
+      if (context === undefined) return EMPTY_LABELS;
       const cpu = context.cpuTime ?? 0;
-      if (node.name === nonJsName) nonJs += cpu;
-      else add(this.resolve(context.context), cpu);
-      return {};
+      if (node.name === nonJsName) {
+        nonJs += cpu;
+        return EMPTY_LABELS;
+      }
+      const tags = this.resolve(context.context);
+      samples++;
+      let t = totals.get(tags);
+      if (t === undefined) {
+        t = { tags, cpuNanos: 0, samples: 0 };
+        totals.set(tags, t);
+      }
+      t.cpuNanos += cpu;
+      t.samples++;
+      if (fnKeys !== undefined) addFunction(t, node, cpu, fnKeys);
+      if (labelCache === undefined || tags === undefined) return EMPTY_LABELS;
+      let labels = labelCache.get(tags);
+      if (labels === undefined) {
+        labels = tags.toObject();
+        labelCache.set(tags, labels);
+      }
+      return labels;
     };
     if (!restart) {
       this.onStopping();
@@ -115,8 +135,9 @@ export abstract class SamplerBase implements SamplerEngine {
     }
     const start = this.#windowStart;
     const end = Date.now();
+    let profile: Profile | undefined;
     try {
-      this.time.stop(restart, generateLabels as never);
+      profile = this.time.stop(restart, generateLabels as never) as unknown as Profile;
     } finally {
       if (!restart) {
         this.#started = false;
@@ -124,7 +145,7 @@ export abstract class SamplerBase implements SamplerEngine {
       }
     }
     this.#windowStart = end;
-    return { start, end, totals, nonJsThreadsCpuNanos: nonJs, samples };
+    return { start, end, totals, nonJsThreadsCpuNanos: nonJs, samples, ...(wants.profile ? { profile } : {}) };
   }
 
   abort(): void {
@@ -143,4 +164,26 @@ export abstract class SamplerBase implements SamplerEngine {
 
 export function asTagSet(value: unknown): TagSet | undefined {
   return value instanceof TagSet ? value : undefined;
+}
+
+const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Adds a sample's CPU to its leaf function within the tag set. */
+function addFunction(t: TagSetTotals, node: SampleNode, cpu: number, keys: Map<SampleNode, string>): void {
+  let key = keys.get(node);
+  if (key === undefined) {
+    key = `${node.name ?? ''}\u0000${node.scriptName ?? ''}\u0000${node.lineNumber ?? 0}`;
+    keys.set(node, key);
+  }
+  t.functions ??= new Map<string, FunctionTotals>();
+  const f = t.functions.get(key);
+  if (f === undefined) {
+    t.functions.set(key, {
+      name: node.name || '(anonymous)',
+      file: node.scriptName ?? '',
+      line: node.lineNumber ?? 0,
+      column: node.columnNumber ?? 0,
+      cpuNanos: cpu,
+    });
+  } else f.cpuNanos += cpu;
 }

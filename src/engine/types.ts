@@ -1,13 +1,33 @@
+import type { Profile } from 'pprof-format';
 import type { TagSet } from '../tags.js';
 
 /** How the current tag set reaches the native sampler. */
 export type EngineMode = 'cped' | 'async-hooks';
+
+/** Self CPU of one function (leaf frame) within one tag set. */
+export interface FunctionTotals {
+  name: string;
+  file: string;
+  line: number;
+  column: number;
+  cpuNanos: number;
+}
 
 /** CPU recorded for one tag set during one window, before scaling. */
 export interface TagSetTotals {
   tags: TagSet | undefined;
   cpuNanos: number;
   samples: number;
+  /** Per leaf function, only when asked for (`CollectWants.functions`). */
+  functions?: Map<string, FunctionTotals>;
+}
+
+/** What the window loop needs beyond per-tag CPU; each costs event-loop time at window end. */
+export interface CollectWants {
+  /** Keep the serialized pprof profile with every sample labelled with its tags. */
+  profile: boolean;
+  /** Sum self CPU per leaf function per tag set. */
+  functions: boolean;
 }
 
 /** What one stopped sampler window holds, summed per tag set object. */
@@ -19,17 +39,19 @@ export interface RawWindow {
   totals: Map<TagSet | undefined, TagSetTotals>;
   /** CPU of threads other than the JS thread (GC helpers, libuv pool, compiler) in ns. */
   nonJsThreadsCpuNanos: number;
-  /** Samples V8 reported that the engine could not attribute (no context buffer entry). */
+  /** Samples in the window. */
   samples: number;
+  /** The labelled pprof profile, when `CollectWants.profile`. */
+  profile?: Profile;
 }
 
 export interface SamplerEngine {
   readonly mode: EngineMode;
   readonly started: boolean;
   /** Starts sampling; `maxWindowMillis` sizes the native context buffer. */
-  start(maxWindowMillis: number): void;
+  start(maxWindowMillis: number, sourceMapper?: unknown): void;
   /** Stops the current window and sums its samples; with `restart` the next window starts first. */
-  collect(restart: boolean): RawWindow;
+  collect(restart: boolean, wants?: CollectWants): RawWindow;
   /** Stops sampling without collecting (used on failures and exit). */
   abort(): void;
 }
