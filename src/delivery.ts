@@ -31,7 +31,9 @@ export class Delivery {
   /** Queues `data` (merged with anything still pending) and starts delivering if idle. */
   push(data: WindowData): void {
     this.#pending = this.#pending === undefined ? cloneWindowData(data) : mergeWindowData(this.#pending, data);
-    if (this.#running === undefined) this.#running = this.#drain();
+    // Deferred to a microtask: #drain may finish synchronously (a processor that
+    // throws at once), and must not clear #running before it was even set.
+    if (this.#running === undefined) this.#running = Promise.resolve().then(() => this.#drain());
   }
 
   /** Delivers what is pending synchronously, ignoring any promise the processor returns (process exit). */

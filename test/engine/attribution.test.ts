@@ -1,0 +1,116 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { newProfiler, tag } from '../../src/index.js';
+import { GroundTruth, Recorder, burn, timed } from '../helpers/cpu.js';
+import { enginesHere } from '../helpers/engines.js';
+
+const BURST_MS = 8;
+
+/**
+ * Each scenario starts inside tag({ via }) and burns CPU only after crossing
+ * one async primitive, so the CPU is attributed only if the tag crossed it.
+ */
+const scenarios: Record<string, (truth: GroundTruth, label: string) => Promise<void>> = {
+  await: async (truth, label) => {
+    await new Promise((r) => setTimeout(r, 0));
+    await null;
+    truth.add(label, timed(() => burn(BURST_MS)));
+  },
+  setTimeout: (truth, label) => new Promise((resolve) => {
+    setTimeout(() => {
+      truth.add(label, timed(() => burn(BURST_MS)));
+      resolve();
+    }, 1);
+  }),
+  setImmediate: (truth, label) => new Promise((resolve) => {
+    setImmediate(() => {
+      truth.add(label, timed(() => burn(BURST_MS)));
+      resolve();
+    });
+  }),
+  nextTick: (truth, label) => new Promise((resolve) => {
+    setTimeout(() => process.nextTick(() => {
+      truth.add(label, timed(() => burn(BURST_MS)));
+      resolve();
+    }), 0);
+  }),
+  promiseChain: (truth, label) => new Promise<void>((r) => setTimeout(r, 0))
+    .then(() => 1)
+    .then(() => { truth.add(label, timed(() => burn(BURST_MS / 2))); })
+    .then(() => new Promise((r) => setImmediate(r)))
+    .then(() => { truth.add(label, timed(() => burn(BURST_MS / 2))); }),
+  eventEmitter: (truth, label) => new Promise((resolve) => {
+    const ee = new EventEmitter();
+    ee.on('work', () => {
+      truth.add(label, timed(() => burn(BURST_MS)));
+      resolve();
+    });
+    setTimeout(() => ee.emit('work'), 1);
+  }),
+  stream: async (truth, label) => {
+    const source = Readable.from((async function* () {
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setImmediate(r));
+        yield Buffer.alloc(16, i);
+      }
+    })());
+    const work = new Transform({
+      transform(chunk, _enc, cb) {
+        truth.add(label, timed(() => burn(BURST_MS / 4)));
+        setTimeout(() => cb(null, chunk), 0);
+      },
+    });
+    const sink = new Writable({ write(_c, _e, cb) { setImmediate(cb); } });
+    await pipeline(source, work, sink);
+  },
+};
+
+for (const engine of enginesHere()) {
+  describe(`attribution on the ${engine} path`, () => {
+    test('CPU burnt after await, setTimeout, setImmediate, nextTick, promise chains, emitters and streams carries the tags of the request that started it', async () => {
+      const rec = new Recorder();
+      const truth = new GroundTruth();
+      const profiler = newProfiler(rec.processor, 0, 1000, { samplingIntervalMicros: 1000, engine });
+      const running = profiler.run();
+      try {
+        const deadline = Date.now() + 4000;
+        const names = Object.keys(scenarios);
+        while (Date.now() < deadline) {
+          // Several requests in flight at once, interleaving their async steps.
+          await Promise.all(names.map((via) => tag({ via }, () => scenarios[via]!(truth, `via=${via}`))));
+          // And CPU outside any request stays untagged.
+          truth.add('', timed(() => burn(1)));
+        }
+      } finally {
+        await profiler.stop();
+        await running;
+      }
+      assert.equal(rec.windows[0]!.window.mode, engine);
+      const totals = rec.totals();
+      const lines: string[] = [];
+      for (const via of names()) {
+        const key = `via=${via}`;
+        const truthNs = (truth.ms.get(key) ?? 0) * 1e6;
+        const got = totals.get(key)?.value ?? 0;
+        const n = totals.get(key)?.samples ?? 0;
+        const ratio = got / truthNs;
+        lines.push(`${key}: truth ${(truthNs / 1e6).toFixed(0)} ms, attributed ${(got / 1e6).toFixed(0)} ms (${(ratio * 100).toFixed(1)}%, ${n} samples)`);
+        // CPU-weighted samples are close to exact; the bound covers CPU that
+        // crosses a burst boundary into a neighbour's sample.
+        assert.ok(Math.abs(ratio - 1) <= 4 / Math.sqrt(Math.max(n, 1)) + 0.15, lines.join('\n'));
+      }
+      // Nothing but what we tagged carries tags.
+      for (const key of totals.keys()) {
+        assert.ok(key === '' || key.startsWith('via='), `unexpected key ${key}`);
+      }
+      console.log(lines.join('\n'));
+
+      function names(): string[] {
+        return Object.keys(scenarios);
+      }
+    });
+  });
+}
