@@ -1,0 +1,85 @@
+// npm run demo: a real HTTP server on loopback, profiled by reqprof, under load
+// from a separate process. Routes cost known, different amounts of CPU; every
+// window prints the CPU per tag set next to the truth the server timed itself.
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { createTagSet, newProfiler, tag } from 'reqprof';
+import { printSummary, printWindow, TruthTable } from './table.mjs';
+
+const WINDOWS = Number(process.env.DEMO_WINDOWS ?? 5);
+const WINDOW_MS = Number(process.env.DEMO_WINDOW_MS ?? 2000);
+
+// CPU each route burns per request (ms of synchronous work, split around an await).
+const COST_MS = { '/checkout': 6, '/search': 1.5, '/profile': 0.5 };
+
+function burn(ms) {
+  const end = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < end) x = (x * 31 + 7) % 1_000_003;
+  return x;
+}
+
+const truth = new TruthTable();
+
+async function handle(req, res, route, key) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const order = JSON.parse(body);
+  const cost = COST_MS[route] ?? 0.1;
+  let t0 = performance.now();
+  burn(cost / 2);
+  let spent = performance.now() - t0;
+  await new Promise((r) => setImmediate(r)); // the tags follow the await
+  t0 = performance.now();
+  burn(cost / 2);
+  spent += performance.now() - t0;
+  truth.add(key, spent);
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ ok: true, items: order.items.length }));
+}
+
+const server = http.createServer((req, res) => {
+  const route = req.url ?? '/';
+  const tenant = String(req.headers['x-tenant'] ?? 'unknown');
+  const tags = { route, tenant };
+  const key = createTagSet(tags).key;
+  // Every await, timer and callback inside carries { route, tenant }.
+  tag(tags, () => handle(req, res, route, key)).catch(() => { res.statusCode = 500; res.end(); });
+});
+
+let windowsSeen = 0;
+const history = [];
+let finish;
+const finished = new Promise((r) => (finish = r));
+
+function tableProcessor(profiles, window) {
+  if (windowsSeen >= WINDOWS) return; // the short partial window stop() delivers
+  windowsSeen++;
+  const truthOfWindow = truth.take();
+  history.push({ profiles, window, truth: truthOfWindow });
+  printWindow(windowsSeen, profiles, window, truthOfWindow);
+  if (windowsSeen >= WINDOWS) finish();
+}
+
+const profiler = newProfiler(tableProcessor, 0, WINDOW_MS, { samplingIntervalMicros: 2000 });
+
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const { port } = server.address();
+console.log(`reqprof demo: server on http://127.0.0.1:${port}, ${WINDOWS} windows of ${WINDOW_MS} ms, sampling at ${1e6 / profiler.samplingIntervalMicros} Hz`);
+console.log(`CPU per request: ${Object.entries(COST_MS).map(([r, ms]) => `${r} ${ms} ms`).join(', ')}; traffic: /checkout 20%, /search 50%, /profile 30%; tenants acme 50%, globex 30%, initech 20%\n`);
+
+const running = profiler.run();
+const load = fork(fileURLToPath(new URL('./load.mjs', import.meta.url)), [String(port), '6'], { stdio: 'inherit' });
+// Keep the process alive while the demo runs (reqprof's timers never hold it open).
+const keepAlive = setInterval(() => {}, 1000);
+
+await finished;
+load.send('stop');
+await profiler.stop();
+await running;
+clearInterval(keepAlive);
+server.close();
+server.closeAllConnections?.();
+console.log(`\nengine path: ${profiler.mode}`);
+printSummary(history);
