@@ -164,8 +164,10 @@ export class Profiler {
 
   async #loop(): Promise<void> {
     const o = this.#o;
+    // Synchronous up to the first window's start (unless source maps must load
+    // first): after `void profiler.run()` the sampler is already on.
     try {
-      this.#engine = await createEngine(o.engine, o.samplingIntervalMicros);
+      this.#engine = createEngine(o.engine, o.samplingIntervalMicros);
     } catch (err) {
       this.#state = 'stopped';
       throw err;
@@ -242,7 +244,8 @@ export class Profiler {
       return;
     }
     if (data.info.overflowTagSets > 0) {
-      this.#faults.warn('overflow', { overflowTagSets: data.info.overflowTagSets, maxTagSets: this.#o.maxTagSets },
+      // Once per window that overflowed (at most one line per window by construction).
+      (this.#o.logger ?? getDefaultLogger()).warn({ overflowTagSets: data.info.overflowTagSets, maxTagSets: this.#o.maxTagSets },
         `reqprof: more than ${this.#o.maxTagSets} distinct tag sets in one window; the rest were folded into reqprof_overflow=true (is a user id or other unbounded value in a tag?)`);
     }
     for (const d of this.#deliveries) {

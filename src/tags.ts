@@ -85,10 +85,24 @@ export function keyOf(sortedPairs: readonly string[]): string {
   return key;
 }
 
+/** Bounds that keep one careless tag (a request body, a stack trace) from bloating every key. */
+export const TAG_LIMITS = Object.freeze({
+  /** Longer keys are cut to this many UTF-16 code units. */
+  maxKeyLength: 128,
+  /** Longer values are cut to this many UTF-16 code units, ending in `…`. */
+  maxValueLength: 1024,
+  /** More distinct keys in one tag set is a TypeError. */
+  maxKeys: 64,
+});
+
+function bound(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max - 1) + '…';
+}
+
 function toTagString(v: unknown, what: string): string {
   switch (typeof v) {
     case 'string':
-      return v;
+      return bound(v, TAG_LIMITS.maxValueLength);
     case 'number':
     case 'boolean':
     case 'bigint':
@@ -114,18 +128,25 @@ export function parseTags(input: unknown): string[] {
         throw tagsError(`reqprof: tag key at index ${i} must be a string, got ${k === null ? 'null' : typeof k}`);
       }
       if (k === '') throw tagsError(`reqprof: tag key at index ${i} is empty`);
-      flat.push(k, toTagString(input[i + 1], `value of tag "${k}" (index ${i + 1})`));
+      flat.push(bound(k, TAG_LIMITS.maxKeyLength), toTagString(input[i + 1], `value of tag "${k}" (index ${i + 1})`));
     }
-    return flat;
+    return checkCount(flat);
   }
   if (input !== null && typeof input === 'object') {
     for (const k of Object.keys(input)) {
       if (k === '') throw tagsError('reqprof: tag key "" is empty');
-      flat.push(k, toTagString((input as Record<string, unknown>)[k], `value of tag "${k}"`));
+      flat.push(bound(k, TAG_LIMITS.maxKeyLength), toTagString((input as Record<string, unknown>)[k], `value of tag "${k}"`));
     }
-    return flat;
+    return checkCount(flat);
   }
   throw tagsError(`reqprof: tags must be an array of key/value pairs or an object, got ${input === null ? 'null' : typeof input}`);
+}
+
+function checkCount(flat: string[]): string[] {
+  if (flat.length / 2 > TAG_LIMITS.maxKeys) {
+    throw tagsError(`reqprof: at most ${TAG_LIMITS.maxKeys} tags per tag set, got ${flat.length / 2}`);
+  }
+  return flat;
 }
 
 /** Appends `added` (flat, in order) to `base`: on a duplicate key the later value wins. Sorted by key. */
@@ -134,6 +155,9 @@ export function mergePairs(base: readonly string[], added: readonly string[]): s
   const m = new Map<string, string>();
   for (let i = 0; i < base.length; i += 2) m.set(base[i]!, base[i + 1]!);
   for (let i = 0; i < added.length; i += 2) m.set(added[i]!, added[i + 1]!);
+  if (m.size > TAG_LIMITS.maxKeys) {
+    throw tagsError(`reqprof: at most ${TAG_LIMITS.maxKeys} tags per tag set, merging would make ${m.size}`);
+  }
   const keys = [...m.keys()].sort(compareKeys);
   const out: string[] = new Array(keys.length * 2);
   for (let i = 0; i < keys.length; i++) {

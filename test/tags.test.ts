@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createTagSet, keyOf, mergeTags, parseKey, parseTags } from '../src/tags.js';
+import { createTagSet, keyOf, mergeTags, parseKey, parseTags, TAG_LIMITS } from '../src/tags.js';
 import { ErrorCodes } from '../src/errors.js';
 
 describe('tag keys', () => {
@@ -74,6 +74,26 @@ describe('tag input', () => {
     const obj = t.toObject();
     assert.equal(Object.getPrototypeOf(obj), null);
     assert.equal(obj['__proto__'], 'x');
+  });
+});
+
+describe('bounds', () => {
+  test('a huge value is cut to maxValueLength and ends in …, so one careless tag cannot bloat every key', () => {
+    const t = createTagSet({ body: 'x'.repeat(1_000_000) });
+    assert.equal(t.get('body')!.length, TAG_LIMITS.maxValueLength);
+    assert.ok(t.get('body')!.endsWith('…'));
+  });
+
+  test('a huge key is cut to maxKeyLength', () => {
+    const t = createTagSet({ ['k'.repeat(10_000)]: 'v' });
+    assert.equal(t.pairs[0]!.length, TAG_LIMITS.maxKeyLength);
+  });
+
+  test('thousands of tags in one set are a TypeError, and so is a merge past the limit', () => {
+    const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 'v']));
+    assert.throws(() => createTagSet(many), (e: any) => e instanceof TypeError && /at most 64 tags/.test(e.message));
+    const half = (from: number) => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${from + i}`, 'v']));
+    assert.throws(() => mergeTags(createTagSet(half(0)), half(100)), /at most 64 tags/);
   });
 });
 

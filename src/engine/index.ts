@@ -12,7 +12,7 @@ export type EngineChoice = EngineMode | 'auto';
  * Loads the addon and picks the path: CPED where AsyncContextFrame is really
  * active (asked of the addon), the async_hooks bridge elsewhere.
  */
-export async function createEngine(choice: EngineChoice, samplingIntervalMicros: number): Promise<SamplerEngine> {
+export function createEngine(choice: EngineChoice, samplingIntervalMicros: number): SamplerEngine {
   loadPprof();
   const cped = asyncContextFrameActive();
   if (choice === 'cped' && !cped) {

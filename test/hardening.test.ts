@@ -1,0 +1,95 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { newProfiler, tag, ErrorCodes, OVERFLOW_KEY } from '../src/index.js';
+import { simulateNativeLoadFailureForTests } from '../src/engine/native.js';
+import { Recorder, burn, sleep } from './helpers/cpu.js';
+import { MemoryLogger } from './helpers/logger.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+describe('process end in the middle of a window', () => {
+  for (const how of ['exit', 'sigterm', 'drain']) {
+    const what = { exit: 'process.exit()', sigterm: 'SIGTERM with a shutdown handler that exits', drain: 'the event loop running dry' }[how];
+    test(`${what} still delivers the partial window to the processors`, () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'reqprof-exit-')), 'window.json');
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('exit-mid-window.ts'), how, out], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(existsSync(out), 'the processor ran');
+      const got = JSON.parse(readFileSync(out, 'utf8'));
+      assert.equal(got.reason, 'exit');
+      const job = got.profiles.find((p: { key: string }) => p.key === 'job=before-exit');
+      assert.ok(job && job.samples > 100, `the tagged CPU before exit is there: ${JSON.stringify(got.profiles)}`);
+    });
+  }
+});
+
+describe('runtimes', () => {
+  test('without the native addon, importing works and run() fails with REQPROF_ERR_SAMPLER_UNAVAILABLE, so the service starts with profiling off', async () => {
+    simulateNativeLoadFailureForTests(new Error('no prebuild for this platform'));
+    try {
+      const logger = new MemoryLogger();
+      const p = newProfiler(() => {}, 0, 1000, { logger });
+      // Tagging still works, so the service's own code is unaffected.
+      assert.equal(tag({ a: '1' }, () => 'served'), 'served');
+      await assert.rejects(p.run(), (e: any) => e.code === ErrorCodes.SAMPLER_UNAVAILABLE && /no prebuild/.test(e.message));
+      assert.equal(p.state, 'stopped');
+      assert.equal(logger.matching(/could not run/), 1);
+    } finally {
+      simulateNativeLoadFailureForTests(undefined);
+    }
+  });
+
+  test('a worker thread can import reqprof and run its own profiler with its own tags', async () => {
+    // Worker refuses a .ts entry before loaders run, so a one-line entry imports it.
+    const entry = JSON.stringify(new URL('./fixtures/worker-thread.ts', import.meta.url).href);
+    const worker = new Worker(`import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${entry}))`, { eval: true });
+    const msg = await new Promise<{ mode: string; keys: string[] }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    assert.deepEqual(msg.keys, ['thread=worker']);
+    assert.ok(msg.mode === 'cped' || msg.mode === 'async-hooks');
+  });
+});
+
+describe('cardinality', () => {
+  test('100k distinct tag values in one window fold into one overflow tag set, counted and warned about once per window', async () => {
+    const logger = new MemoryLogger();
+    const rec = new Recorder();
+    const p = newProfiler(rec.processor, 0, 60_000, { samplingIntervalMicros: 200, maxTagSets: 100, logger });
+    const running = p.run();
+    for (let i = 0; i < 100_000; i++) tag({ user: `u${i}` }, () => burn(0.02));
+    await p.stop();
+    await running;
+    const { profiles, window } = rec.windows[0]!;
+    assert.ok(profiles.length <= 102, `${profiles.length} tag sets kept`);
+    assert.ok(profiles.some((x) => x.key === OVERFLOW_KEY));
+    assert.ok(window.overflowTagSets > 0);
+    assert.equal(logger.matching(/distinct tag sets in one window/), 1);
+  });
+});
+
+describe('processors returning garbage', () => {
+  test('a processor that returns a number, an object or a never-settling thenable does not stop the loop', async () => {
+    const rec = new Recorder();
+    const logger = new MemoryLogger();
+    const p = newProfiler([
+      function number() { return 42 as never; },
+      function object() { return { not: 'a promise' } as never; },
+      rec.processor,
+    ], 0, 100, { samplingIntervalMicros: 1000, logger });
+    const running = p.run();
+    await sleep(450);
+    await p.stop();
+    await running;
+    assert.ok(rec.windows.length >= 3);
+    assert.equal(logger.records.filter((r) => r.level === 'error').length, 0);
+  });
+});
