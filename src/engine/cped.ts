@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SamplerBridge } from '../context.js';
 import type { TagSet } from '../tags.js';
 import { SamplerBase, asTagSet } from './sampler.js';
@@ -10,17 +11,25 @@ import { SamplerBase, asTagSet } from './sampler.js';
  */
 export class CpedEngine extends SamplerBase {
   readonly mode = 'cped' as const;
+  /** The frame key the native sampler reads; one per native instance, never reused. */
+  #key = new AsyncLocalStorage<unknown>();
 
-  protected startOptions(): Record<string, unknown> {
-    return { useCPED: true };
+  protected useCPED(): boolean {
+    return true;
+  }
+
+  protected cpedKey(): object {
+    return this.#key;
   }
 
   protected bridge(): SamplerBridge {
-    const time = this.time;
     return {
       // The frame is the one tagStorage.run/enterWith just created, so this
       // never mutates a frame that other continuations share.
-      enter: (tags: TagSet | undefined) => time.setContext(tags),
+      enter: (tags: TagSet | undefined) => {
+        const n = this.native;
+        if (n !== undefined) n.context = tags;
+      },
       // Leaving run() restores the previous frame, and with it the sampler context.
       exit: () => {},
     };

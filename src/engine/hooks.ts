@@ -1,6 +1,7 @@
 import { createHook, type AsyncHook } from 'node:async_hooks';
 import { tagStorage, type SamplerBridge } from '../context.js';
 import type { TagSet } from '../tags.js';
+import { sampleCountIndex } from './native.js';
 import { SamplerBase, asTagSet } from './sampler.js';
 
 /** The object the sampler records per sample; `ref` is swapped while no sample has seen it. */
@@ -26,16 +27,17 @@ export class HooksEngine extends SamplerBase {
   #kSampleCount = 0;
   #hook: AsyncHook | undefined;
 
-  protected startOptions(): Record<string, unknown> {
-    return { useCPED: false };
+  protected useCPED(): boolean {
+    return false;
   }
 
   protected onStarted(): void {
-    this.#state = this.time.getState() as unknown as { [k: number]: number };
-    this.#kSampleCount = this.time.constants.kSampleCount as number;
+    const native = this.native!;
+    this.#state = native.state;
+    this.#kSampleCount = sampleCountIndex();
     this.#holder = { ref: tagStorage.getStore() };
     this.#lastCount = this.#state[this.#kSampleCount]!;
-    this.time.setContext(this.#holder);
+    native.context = this.#holder;
     const update = this.#update;
     this.#hook = createHook({ before: () => update(tagStorage.getStore()) });
     this.#hook.enable();
@@ -56,7 +58,7 @@ export class HooksEngine extends SamplerBase {
     }
     this.#lastCount = count;
     this.#holder = { ref: tags };
-    this.time.setContext(this.#holder);
+    this.native!.context = this.#holder;
   };
 
   protected bridge(): SamplerBridge {

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { ErrorCodes, samplerError } from '../errors.js';
 
 // require(), not import(): on Node 20 a dynamic import of a CommonJS package can
@@ -6,14 +7,63 @@ import { ErrorCodes, samplerError } from '../errors.js';
 const require = createRequire(import.meta.url);
 
 /**
- * Loads `@datadog/pprof` lazily: importing reqprof never loads the native addon,
- * so a runtime without it can still start the service with profiling off; the
- * failure surfaces, with a clear error, when a profiler runs.
+ * The parts of `@datadog/pprof` the engine uses. reqprof drives the addon's
+ * `TimeProfiler` directly instead of the package's `time` singleton so that it
+ * (1) gets the raw V8 profile and sums CPU per tag set without serializing a
+ * pprof profile nobody asked for, and (2) keeps one native instance, and with
+ * it the CPED context key, across pauses and intervals.
  */
 export type PprofModule = typeof import('@datadog/pprof');
-export type TimeProfiler = PprofModule['time'];
+
+/** The raw profile the addon returns from `stop()`. */
+export interface RawTimeProfile {
+  startTime: number;
+  endTime: number;
+  topDownRoot: RawNode;
+  hasCpuTime?: boolean;
+  nonJSThreadsCpuTime?: number;
+}
+export interface RawNode {
+  name?: string;
+  scriptName?: string;
+  scriptId?: number;
+  lineNumber?: number;
+  columnNumber?: number;
+  hitCount: number;
+  children: RawNode[];
+  contexts?: Array<{ context?: unknown; cpuTime?: number; timestamp?: bigint }>;
+}
+
+/** One native wall/CPU sampler instance (per thread). */
+export interface NativeTimeProfiler {
+  start(): void;
+  stop(restart: boolean): RawTimeProfile;
+  dispose(): void;
+  context: unknown;
+  readonly state: { [index: number]: number };
+  v8ProfilerStuckEventLoopDetected(): number;
+}
+
+export interface NativeTimeProfilerOptions {
+  intervalMicros: number;
+  durationMillis: number;
+  useCPED: boolean;
+  /** With CPED: the object under which the sampler's context is stored in each AsyncContextFrame. */
+  cpedKey?: object;
+}
+
+type Serialize = (prof: RawTimeProfile, intervalMicros: number, sourceMapper: unknown, recomputeSamplingInterval: boolean,
+  generateLabels: (a: { node: RawNode; context?: { context?: unknown } }) => Record<string, string>) => unknown;
+
+interface Addon {
+  TimeProfiler: new (options: Record<string, unknown>) => NativeTimeProfiler;
+  constants: { kSampleCount: number };
+}
 
 let pprof: PprofModule | undefined;
+let addon: Addon | undefined;
+let serialize: Serialize | undefined;
+let nonJsThreadsName = 'Non JS threads activity';
 let simulatedFailure: Error | undefined;
 let acfActive: boolean | undefined;
 
@@ -29,13 +79,19 @@ function unavailable(err: unknown): Error {
     'The service runs on without CPU profiling.', err);
 }
 
+/** Loads the addon once; throws `REQPROF_ERR_SAMPLER_UNAVAILABLE` where it cannot load. */
 export function loadPprof(): PprofModule {
   if (simulatedFailure) throw unavailable(simulatedFailure);
   if (pprof) return pprof;
   try {
     const loaded = require('@datadog/pprof') as PprofModule;
-    // Touch the addon now, so a missing prebuild fails here and not mid-window.
-    void loaded.time.isStarted();
+    addon = require('@datadog/pprof/out/src/time-profiler-bindings.js') as Addon;
+    const serializer = require('@datadog/pprof/out/src/profile-serializer.js') as { serializeTimeProfile: Serialize; NON_JS_THREADS_FUNCTION_NAME?: string };
+    if (typeof addon.TimeProfiler !== 'function' || typeof serializer.serializeTimeProfile !== 'function') {
+      throw new Error('this @datadog/pprof version lacks TimeProfiler or serializeTimeProfile');
+    }
+    serialize = serializer.serializeTimeProfile;
+    nonJsThreadsName = serializer.NON_JS_THREADS_FUNCTION_NAME ?? nonJsThreadsName;
     acfActive = probeAsyncContextFrame();
     pprof = loaded;
     return pprof;
@@ -44,10 +100,14 @@ export function loadPprof(): PprofModule {
   }
 }
 
-/** The loaded module; only valid after `loadPprof()` resolved. */
-export function loadedPprof(): PprofModule {
-  if (!pprof) throw new Error('reqprof: internal error: @datadog/pprof used before it was loaded');
-  return pprof;
+function probeAsyncContextFrame(): boolean {
+  try {
+    const acf = require('@datadog/pprof/out/src/async-context-frame.js') as { isAsyncContextFrameActive?: () => boolean };
+    return typeof acf.isAsyncContextFrameActive === 'function' ? acf.isAsyncContextFrameActive() : false;
+  } catch {
+    // An addon version without the probe: assume no frames, the hooks path works everywhere.
+    return false;
+  }
 }
 
 /**
@@ -60,12 +120,38 @@ export function asyncContextFrameActive(): boolean {
   return acfActive === true;
 }
 
-function probeAsyncContextFrame(): boolean {
-  try {
-    const acf = require('@datadog/pprof/out/src/async-context-frame.js') as { isAsyncContextFrameActive?: () => boolean };
-    return typeof acf.isAsyncContextFrameActive === 'function' ? acf.isAsyncContextFrameActive() : false;
-  } catch {
-    // An addon version without the probe: assume no frames, the hooks path works everywhere.
-    return false;
-  }
+/** Whether the package's own `time` profiler is running (another tool in this process). */
+export function packageTimeProfilerStarted(): boolean {
+  return loadPprof().time.isStarted();
+}
+
+export function createNativeTimeProfiler(o: NativeTimeProfilerOptions): NativeTimeProfiler {
+  loadPprof();
+  return new addon!.TimeProfiler({
+    intervalMicros: o.intervalMicros,
+    durationMillis: o.durationMillis,
+    lineNumbers: false,
+    withContexts: true,
+    workaroundV8Bug: true,
+    collectCpuTime: true,
+    collectAsyncId: false,
+    useCPED: o.useCPED,
+    ...(o.useCPED ? { CPEDKey: o.cpedKey } : {}),
+    isMainThread,
+  });
+}
+
+export function sampleCountIndex(): number {
+  loadPprof();
+  return addon!.constants.kSampleCount;
+}
+
+export function nonJsThreadsFunctionName(): string {
+  return nonJsThreadsName;
+}
+
+/** Serializes a raw profile into a pprof-format `Profile`, labels from `labelsOf`. */
+export function serializeProfile(prof: RawTimeProfile, intervalMicros: number, sourceMapper: unknown,
+  labelsOf: (context: unknown) => Record<string, string>): unknown {
+  return serialize!(prof, intervalMicros, sourceMapper, true, ({ context }) => (context === undefined ? {} : labelsOf(context.context)));
 }

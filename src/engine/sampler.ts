@@ -1,39 +1,34 @@
 import { setSamplerBridge, type SamplerBridge } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
 import { TagSet } from '../tags.js';
-import { loadedPprof, type TimeProfiler } from './native.js';
-import type { CollectWants, EngineMode, FunctionTotals, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
 import type { Profile } from 'pprof-format';
+import {
+  createNativeTimeProfiler, packageTimeProfilerStarted, serializeProfile,
+  type NativeTimeProfiler, type RawNode, type RawTimeProfile,
+} from './native.js';
+import type { CollectWants, EngineMode, FunctionTotals, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
 
-/** One sample as `@datadog/pprof` hands it to `generateLabels`. */
-interface SampleContext {
-  context?: unknown;
-  cpuTime?: number;
-}
-interface SampleNode {
-  name?: string;
-  scriptName?: string;
-  lineNumber?: number;
-  columnNumber?: number;
-}
+/** The process owns one native sampler per thread: a second reqprof profiler must not steal it. */
+let owner: object | undefined;
 
 const NO_WANTS: CollectWants = { profile: false, functions: false };
 
-/** The process owns one native sampler: a second reqprof profiler must not steal it. */
-let owner: object | undefined;
-
 /**
- * What both engine paths share: starting and restarting `@datadog/pprof`'s time
- * profiler with per-sample CPU and contexts, and summing each window's CPU per
- * tag set. Subclasses only decide how the current tag set reaches the sampler.
+ * What both engine paths share: one native sampler instance for the life of a
+ * profiler (stopped and started again across pauses and intervals, so contexts
+ * set before a pause stay readable after it), windows restarted without a gap,
+ * and each window's CPU summed per tag set straight from the raw V8 profile.
+ * A pprof `Profile` is serialized only when a processor asked for one.
+ * Subclasses only decide how the current tag set reaches the sampler.
  */
 export abstract class SamplerBase implements SamplerEngine {
   abstract readonly mode: EngineMode;
-  protected time!: TimeProfiler;
+  protected native: NativeTimeProfiler | undefined;
   #started = false;
   #windowStart = 0;
-  #samplingIntervalMicros: number;
-  #nonJsName = 'Non JS threads activity';
+  #bufferMillis = 0;
+  #sourceMapper: unknown;
+  readonly #samplingIntervalMicros: number;
 
   constructor(samplingIntervalMicros: number) {
     this.#samplingIntervalMicros = samplingIntervalMicros;
@@ -43,15 +38,18 @@ export abstract class SamplerBase implements SamplerEngine {
     return this.#started;
   }
 
-  /** Options for `time.start` particular to the path. */
-  protected abstract startOptions(): Record<string, unknown>;
+  /** With CPED, the key under which the context sits in each AsyncContextFrame. */
+  protected abstract useCPED(): boolean;
+  protected cpedKey(): object | undefined {
+    return undefined;
+  }
   /** The bridge that keeps the sampler's context in step with `tagStorage`. */
   protected abstract bridge(): SamplerBridge;
   /** Turns a recorded sample context back into the tag set it stood for. */
   protected abstract resolve(context: unknown): TagSet | undefined;
-  /** Path-specific setup after the native sampler started (hooks, holders). */
+  /** Path-specific setup each time sampling starts (hooks, holders). */
   protected onStarted(): void {}
-  /** Path-specific teardown before the native sampler stops for good. */
+  /** Path-specific teardown each time sampling stops. */
   protected onStopping(): void {}
 
   start(maxWindowMillis: number, sourceMapper?: unknown): void {
@@ -60,28 +58,29 @@ export abstract class SamplerBase implements SamplerEngine {
       throw samplerError(ErrorCodes.SAMPLER_BUSY,
         'reqprof: another reqprof profiler is already running in this process; only one native CPU sampler can run per thread. Stop it first, or share one profiler.');
     }
-    const pprof = loadedPprof();
-    this.time = pprof.time;
-    this.#nonJsName = pprof.time.constants.NON_JS_THREADS_FUNCTION_NAME ?? this.#nonJsName;
-    if (this.time.isStarted()) {
+    if (packageTimeProfilerStarted()) {
       throw samplerError(ErrorCodes.SAMPLER_BUSY,
-        'reqprof: another tool already runs the @datadog/pprof time profiler in this process (for example dd-trace or Pyroscope); only one native CPU sampler can run per thread.');
+        'reqprof: another tool already runs the @datadog/pprof time profiler in this process (for example dd-trace); only one native CPU sampler can run per thread.');
     }
+    this.#sourceMapper = sourceMapper;
     try {
-      this.time.start({
-        intervalMicros: this.#samplingIntervalMicros,
-        // The native context buffer holds about 2 x durationMillis / interval samples:
-        // size it past the longest window, or samples are silently dropped.
-        durationMillis: maxWindowMillis,
-        withContexts: true,
-        collectCpuTime: true,
-        lineNumbers: false,
-        ...(sourceMapper ? { sourceMapper } : {}),
-        ...this.startOptions(),
-      } as Parameters<TimeProfiler['start']>[0]);
+      if (this.native === undefined || maxWindowMillis > this.#bufferMillis) {
+        this.#disposeNative();
+        this.native = createNativeTimeProfiler({
+          intervalMicros: this.#samplingIntervalMicros,
+          // The native context buffer holds about 2 x durationMillis / interval samples:
+          // size it past the longest window, or samples are silently dropped.
+          durationMillis: maxWindowMillis,
+          useCPED: this.useCPED(),
+          cpedKey: this.cpedKey(),
+        });
+        this.#bufferMillis = maxWindowMillis;
+      }
+      this.native.start();
     } catch (err) {
+      this.#disposeNative();
       const msg = (err as Error)?.message ?? String(err);
-      const busy = /already started|already active|another/i.test(msg);
+      const busy = /already (started|active)|another profiler/i.test(msg);
       throw samplerError(busy ? ErrorCodes.SAMPLER_BUSY : ErrorCodes.SAMPLER_UNAVAILABLE,
         busy
           ? `reqprof: another CPU profiler already runs in this process (${msg}); only one native sampler can run per thread.`
@@ -95,49 +94,22 @@ export abstract class SamplerBase implements SamplerEngine {
   }
 
   collect(restart: boolean, wants: CollectWants = NO_WANTS): RawWindow {
-    if (!this.#started) throw new Error('reqprof: internal error: collect() while the sampler is stopped');
-    const totals = new Map<TagSet | undefined, TagSetTotals>();
-    let nonJs = 0;
-    let samples = 0;
-    const nonJsName = this.#nonJsName;
-    const wantFunctions = wants.functions;
-    // Labels are built once per tag set object, and only when a profile is wanted.
-    const labelCache = wants.profile ? new Map<TagSet, Record<string, string>>() : undefined;
-    const fnKeys = wantFunctions ? new Map<SampleNode, string>() : undefined;
-    const generateLabels = ({ node, context }: { node: SampleNode; context?: SampleContext }): Record<string, string> => {
-      if (context === undefined) return EMPTY_LABELS;
-      const cpu = context.cpuTime ?? 0;
-      if (node.name === nonJsName) {
-        nonJs += cpu;
-        return EMPTY_LABELS;
-      }
-      const tags = this.resolve(context.context);
-      samples++;
-      let t = totals.get(tags);
-      if (t === undefined) {
-        t = { tags, cpuNanos: 0, samples: 0 };
-        totals.set(tags, t);
-      }
-      t.cpuNanos += cpu;
-      t.samples++;
-      if (fnKeys !== undefined) addFunction(t, node, cpu, fnKeys);
-      if (labelCache === undefined || tags === undefined) return EMPTY_LABELS;
-      let labels = labelCache.get(tags);
-      if (labels === undefined) {
-        labels = tags.toObject();
-        labelCache.set(tags, labels);
-      }
-      return labels;
-    };
+    const native = this.native;
+    if (!this.#started || native === undefined) throw new Error('reqprof: internal error: collect() while the sampler is stopped');
     if (!restart) {
       this.onStopping();
       setSamplerBridge(undefined);
     }
     const start = this.#windowStart;
     const end = Date.now();
-    let profile: Profile | undefined;
+    let raw: RawTimeProfile;
     try {
-      profile = this.time.stop(restart, generateLabels as never) as unknown as Profile;
+      raw = native.stop(restart);
+      // The addon's guard against a V8 bug that leaves the profiler stuck on empty profiles.
+      if (restart && native.v8ProfilerStuckEventLoopDetected() > 0) {
+        native.stop(false);
+        native.start();
+      }
     } finally {
       if (!restart) {
         this.#started = false;
@@ -145,36 +117,128 @@ export abstract class SamplerBase implements SamplerEngine {
       }
     }
     this.#windowStart = end;
-    return { start, end, totals, nonJsThreadsCpuNanos: nonJs, samples, ...(wants.profile ? { profile } : {}) };
+    const window = this.#sum(raw, wants.functions);
+    window.start = start;
+    window.end = end;
+    if (wants.profile) window.profile = this.#serialize(raw);
+    return window;
+  }
+
+  /**
+   * Sums CPU per tag set (and per leaf function) over every sample of the raw profile.
+   *
+   * A sample taken while the thread is idle carries no context but does carry
+   * the CPU used since the previous sample: the tail of the work that ran just
+   * before the thread went idle. That CPU goes to the tags of the sample before
+   * it in time, instead of to the untagged group, where it would be lost to
+   * the request that used it (up to half a sampling period per burst of work).
+   */
+  #sum(raw: RawTimeProfile, functions: boolean): RawWindow {
+    const totals = new Map<TagSet | undefined, TagSetTotals>();
+    let samples = 0;
+    const add = (tags: TagSet | undefined, cpu: number, node: RawNode | undefined): void => {
+      let t = totals.get(tags);
+      if (t === undefined) {
+        t = { tags, cpuNanos: 0, samples: 0 };
+        totals.set(tags, t);
+      }
+      t.cpuNanos += cpu;
+      t.samples++;
+      if (functions && node !== undefined) addFunction(t, node, cpu);
+    };
+    // Timestamps of attributed samples, to hand idle tails to their predecessor.
+    const timeline: Array<{ ts: bigint; tags: TagSet | undefined; node: RawNode }> = [];
+    const idle: Array<{ ts: bigint; cpu: number }> = [];
+    const stack: RawNode[] = [];
+    for (const child of raw.topDownRoot.children) {
+      // As the pprof serializer does: (program) samples are dropped (their CPU carries to the next sample).
+      if (child.name !== '(program)') stack.push(child);
+    }
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      const contexts = node.contexts;
+      if (contexts !== undefined) {
+        const isIdle = node.name === '(idle)';
+        for (let i = 0; i < contexts.length; i++) {
+          const c = contexts[i]!;
+          samples++;
+          if (isIdle && c.context === undefined && c.timestamp !== undefined) {
+            idle.push({ ts: c.timestamp, cpu: c.cpuTime ?? 0 });
+            continue;
+          }
+          const tags = this.resolve(c.context);
+          add(tags, c.cpuTime ?? 0, node);
+          if (c.timestamp !== undefined) timeline.push({ ts: c.timestamp, tags, node });
+        }
+      }
+      const children = node.children;
+      for (let i = 0; i < children.length; i++) stack.push(children[i]!);
+    }
+    if (idle.length > 0) {
+      const byTime = (a: { ts: bigint }, b: { ts: bigint }): number => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
+      timeline.sort(byTime);
+      idle.sort(byTime);
+      let j = -1;
+      for (const s of idle) {
+        while (j + 1 < timeline.length && timeline[j + 1]!.ts <= s.ts) j++;
+        const before = j >= 0 ? timeline[j] : undefined;
+        add(before?.tags, s.cpu, before?.node);
+      }
+    }
+    return { start: 0, end: 0, totals, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, samples };
+  }
+
+  #serialize(raw: RawTimeProfile): Profile {
+    const labels = new Map<TagSet, Record<string, string>>();
+    return serializeProfile(raw, this.#samplingIntervalMicros, this.#sourceMapper, (context) => {
+      const tags = this.resolve(context);
+      if (tags === undefined) return EMPTY_LABELS;
+      let l = labels.get(tags);
+      if (l === undefined) {
+        l = tags.toObject();
+        labels.set(tags, l);
+      }
+      return l;
+    }) as Profile;
   }
 
   abort(): void {
-    if (!this.#started) return;
-    this.onStopping();
-    setSamplerBridge(undefined);
-    try {
-      this.time.stop(false);
-    } catch {
-      // Already stopped by someone else (e.g. the addon's own exit handler).
+    if (this.#started) {
+      this.onStopping();
+      setSamplerBridge(undefined);
+      try {
+        this.native?.stop(false);
+      } catch {
+        // Already stopped (e.g. torn down at exit).
+      }
+      this.#started = false;
+      owner = undefined;
     }
-    this.#started = false;
-    owner = undefined;
+    this.#disposeNative();
+  }
+
+  #disposeNative(): void {
+    const n = this.native;
+    this.native = undefined;
+    this.#bufferMillis = 0;
+    if (n === undefined) return;
+    try {
+      n.dispose();
+    } catch {
+      // Nothing to release.
+    }
   }
 }
+
+const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export function asTagSet(value: unknown): TagSet | undefined {
   return value instanceof TagSet ? value : undefined;
 }
 
-const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
 /** Adds a sample's CPU to its leaf function within the tag set. */
-function addFunction(t: TagSetTotals, node: SampleNode, cpu: number, keys: Map<SampleNode, string>): void {
-  let key = keys.get(node);
-  if (key === undefined) {
-    key = `${node.name ?? ''}\u0000${node.scriptName ?? ''}\u0000${node.lineNumber ?? 0}`;
-    keys.set(node, key);
-  }
+function addFunction(t: TagSetTotals, node: RawNode, cpu: number): void {
+  const key = `${node.name ?? ''}\u0000${node.scriptName ?? ''}\u0000${node.lineNumber ?? 0}`;
   t.functions ??= new Map<string, FunctionTotals>();
   const f = t.functions.get(key);
   if (f === undefined) {

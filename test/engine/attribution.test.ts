@@ -99,8 +99,12 @@ for (const engine of enginesHere()) {
         const ratio = got / truthNs;
         lines.push(`${key}: truth ${(truthNs / 1e6).toFixed(0)} ms, attributed ${(got / 1e6).toFixed(0)} ms (${(ratio * 100).toFixed(1)}%, ${n} samples)`);
         // CPU-weighted samples are close to exact; the bound covers CPU that
-        // crosses a burst boundary into a neighbour's sample.
-        assert.ok(Math.abs(ratio - 1) <= 4 / Math.sqrt(Math.max(n, 1)) + 0.15, lines.join('\n'));
+        // crosses a burst boundary into a neighbour's sample. The stream
+        // scenario also runs the stream machinery itself (four objects and a
+        // pipeline per request), rightly tagged but not in the timed truth, so
+        // only its lower bound is tight.
+        const tol = 4 / Math.sqrt(Math.max(n, 1)) + 0.15;
+        assert.ok(ratio >= 1 - tol && ratio <= 1 + (via === 'stream' ? 3 * tol : tol), lines.join('\n'));
       }
       // Nothing but what we tagged carries tags.
       for (const key of totals.keys()) {
@@ -112,5 +116,36 @@ for (const engine of enginesHere()) {
         return Object.keys(scenarios);
       }
     });
+  });
+}
+
+for (const engine of enginesHere()) {
+  test(`[${engine}] a long request in flight across pauses and interval gaps keeps its tags in every later window`, async () => {
+    const rec = new Recorder();
+    const profiler = newProfiler(rec.processor, 150, 150, { samplingIntervalMicros: 1000, engine });
+    const running = profiler.run();
+    let stop = false;
+    // One request, tagged once, that keeps working for the whole test.
+    const request = tag({ request: 'long' }, async () => {
+      while (!stop) {
+        burn(3);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    await profiler.pause();
+    await profiler.resume();
+    await new Promise((r) => setTimeout(r, 600));
+    stop = true;
+    await request;
+    await profiler.stop();
+    await running;
+    const windows = rec.windows.filter((w) => w.window.samples > 20);
+    assert.ok(windows.length >= 4, `${windows.length} windows`);
+    for (const w of windows) {
+      const tagged = w.profiles.find((p) => p.key === 'request=long');
+      const share = tagged ? tagged.value / w.window.totalCpu : 0;
+      assert.ok(share > 0.7, `window ${w.window.start} (${w.window.reason}): request=long has ${(share * 100).toFixed(0)}% of CPU`);
+    }
   });
 }

@@ -3,19 +3,37 @@
  */
 import type { TagsProfile, WindowInfo } from '../../src/index.js';
 
-/** Spins the CPU for `ms` of wall time (synchronous: wall time is CPU time on an uncontended core). */
+/**
+ * CPU time of the calling thread in ms. CPU time, not wall time: on a busy
+ * machine a spin measured by the clock includes time the thread was not even
+ * running, and the ground truth would be wrong, not the profiler.
+ * `process.threadCpuUsage` exists from Node 23.9; before that the process's
+ * CPU (`process.cpuUsage`) is close enough around a synchronous burst.
+ */
+const threadCpu: () => { user: number; system: number } =
+  (process as unknown as { threadCpuUsage?: () => { user: number; system: number } }).threadCpuUsage?.bind(process) ??
+  process.cpuUsage.bind(process);
+
+export function cpuNowMs(): number {
+  const u = threadCpu();
+  return (u.user + u.system) / 1000;
+}
+
+/** Spins until the thread has used `ms` of CPU time. */
 export function burn(ms: number): number {
-  const end = performance.now() + ms;
+  const end = cpuNowMs() + ms;
   let x = 0;
-  while (performance.now() < end) x = (x * 31 + 7) % 1_000_003;
+  while (cpuNowMs() < end) {
+    for (let i = 0; i < 200; i++) x = (x * 31 + 7) % 1_000_003;
+  }
   return x;
 }
 
-/** Times a synchronous burst on the calling thread, in ms; the ground truth the tests compare to. */
+/** The CPU time (ms) a synchronous burst used: the ground truth the tests compare to. */
 export function timed(fn: () => void): number {
-  const t0 = performance.now();
+  const t0 = cpuNowMs();
   fn();
-  return performance.now() - t0;
+  return cpuNowMs() - t0;
 }
 
 /** Ground-truth accumulator: ms of burst per label. */
