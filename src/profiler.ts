@@ -254,19 +254,22 @@ export class Profiler {
     }
   }
 
-  /** On process exit, deliver the partial window synchronously (what processors do synchronously lands). */
+  /**
+   * On process exit: deliver the partial window synchronously (what processors
+   * do synchronously lands) unless `flushOnExit` is off, and always stop the
+   * sampler, so no profiling signal arrives while the runtime shuts down.
+   */
   #installExitHandler(): void {
-    if (!this.#o.flushOnExit) return;
     this.#exitHandler = () => {
       const engine = this.#engine;
-      if (engine === undefined || !engine.started) return;
+      if (engine === undefined) return;
       try {
-        this.#deliver(engine.collect(false, this.#wants), 'exit', true);
+        if (this.#o.flushOnExit && engine.started) this.#deliver(engine.collect(false, this.#wants), 'exit', true);
       } catch {
-        engine.abort();
+        // The process is ending: nothing more to do than stop sampling.
       }
+      engine.abort();
     };
-    // prepend: run before @datadog/pprof's own exit handler stops the sampler.
     process.prependListener('exit', this.#exitHandler);
   }
 
