@@ -149,20 +149,51 @@ function checkCount(flat: string[]): string[] {
   return flat;
 }
 
-/** Appends `added` (flat, in order) to `base`: on a duplicate key the later value wins. Sorted by key. */
+/**
+ * Appends `added` (flat, in order) to `base` (sorted, one entry per key): on a
+ * duplicate key the later value wins. Sorted by key. Linear in the usual case
+ * of a handful of tags: this runs once per tag() call, on the request path.
+ */
 export function mergePairs(base: readonly string[], added: readonly string[]): string[] {
-  if (added.length === 0) return base.slice();
-  const m = new Map<string, string>();
-  for (let i = 0; i < base.length; i += 2) m.set(base[i]!, base[i + 1]!);
-  for (let i = 0; i < added.length; i += 2) m.set(added[i]!, added[i + 1]!);
-  if (m.size > TAG_LIMITS.maxKeys) {
-    throw tagsError(`reqprof: at most ${TAG_LIMITS.maxKeys} tags per tag set, merging would make ${m.size}`);
+  const sortedAdded = sortUnique(added);
+  if (base.length === 0) return sortedAdded;
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < base.length || j < sortedAdded.length) {
+    const c = i >= base.length ? 1 : j >= sortedAdded.length ? -1 : compareKeys(base[i]!, sortedAdded[j]!);
+    if (c < 0) {
+      out.push(base[i]!, base[i + 1]!);
+      i += 2;
+    } else {
+      out.push(sortedAdded[j]!, sortedAdded[j + 1]!);
+      if (c === 0) i += 2;
+      j += 2;
+    }
   }
-  const keys = [...m.keys()].sort(compareKeys);
-  const out: string[] = new Array(keys.length * 2);
-  for (let i = 0; i < keys.length; i++) {
-    out[2 * i] = keys[i]!;
-    out[2 * i + 1] = m.get(keys[i]!)!;
+  if (out.length / 2 > TAG_LIMITS.maxKeys) {
+    throw tagsError(`reqprof: at most ${TAG_LIMITS.maxKeys} tags per tag set, merging would make ${out.length / 2}`);
+  }
+  return out;
+}
+
+/** Flat pairs sorted by key (stable), keeping the last value of a repeated key. */
+function sortUnique(flat: readonly string[]): string[] {
+  const n = flat.length / 2;
+  if (n <= 1) return flat.slice();
+  // Insertion sort of pair indices: n is small (at most maxKeys).
+  const idx: number[] = [];
+  for (let a = 0; a < n; a++) {
+    let b = idx.length;
+    while (b > 0 && compareKeys(flat[2 * idx[b - 1]!]!, flat[2 * a]!) > 0) b--;
+    idx.splice(b, 0, a);
+  }
+  const out: string[] = [];
+  for (let k = 0; k < idx.length; k++) {
+    const a = idx[k]!;
+    // Equal keys are adjacent and in input order: keep only the last of a run.
+    if (k + 1 < idx.length && flat[2 * idx[k + 1]!] === flat[2 * a]) continue;
+    out.push(flat[2 * a]!, flat[2 * a + 1]!);
   }
   return out;
 }
