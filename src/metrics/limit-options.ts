@@ -1,0 +1,35 @@
+import { optionRangeError, optionTypeError } from '../errors.js';
+import { DEFAULT_OVERFLOW_VALUE, type CardinalityLimits } from './cardinality.js';
+
+/** The option names a processor exposes for each cap, so errors name what the user wrote. */
+export interface LimitOptionNames {
+  maxValuesPerKey: string;
+  maxSeries: string;
+}
+
+export const DEFAULT_MAX_VALUES_PER_KEY = 100;
+export const DEFAULT_MAX_SERIES = 1000;
+export const DEFAULT_MAX_VALUE_LENGTH = 128;
+
+function integer(option: string, v: unknown, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number') throw optionTypeError(`reqprof: option "${option}" must be an integer, got ${v === null ? 'null' : typeof v}`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw optionRangeError(`reqprof: option "${option}" must be an integer between ${min} and ${max}, got ${v}`);
+  }
+  return v;
+}
+
+/** Validates the cardinality options shared by the metrics processors. */
+export function resolveLimits(o: Record<string, unknown>, names: LimitOptionNames): CardinalityLimits {
+  const overflowValue = o['overflowValue'] ?? DEFAULT_OVERFLOW_VALUE;
+  if (typeof overflowValue !== 'string' || overflowValue === '') {
+    throw optionTypeError(`reqprof: option "overflowValue" must be a non-empty string, got ${typeof overflowValue === 'string' ? 'an empty string' : overflowValue === null ? 'null' : typeof overflowValue}`);
+  }
+  return {
+    maxValuesPerKey: integer(names.maxValuesPerKey, o[names.maxValuesPerKey], DEFAULT_MAX_VALUES_PER_KEY, 1, 1_000_000),
+    maxSeries: integer(names.maxSeries, o[names.maxSeries], DEFAULT_MAX_SERIES, 1, 10_000_000),
+    maxValueLength: integer('maxValueLength', o['maxValueLength'], DEFAULT_MAX_VALUE_LENGTH, 1, 1_000_000),
+    overflowValue,
+  };
+}

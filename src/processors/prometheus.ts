@@ -1,0 +1,158 @@
+import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { OVERFLOW_KEY } from '../aggregate.js';
+import { optionRangeError, optionTypeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { CardinalityLimiter } from '../metrics/cardinality.js';
+import { checkPrometheusMetricName, prometheusLabelNameProblem, resolveLabelMapping, type LabelsOption } from '../metrics/label-names.js';
+import { resolveLimits, type LimitOptionNames } from '../metrics/limit-options.js';
+import { overflowWarner } from '../metrics/overflow-warning.js';
+import { tagValues } from '../metrics/tag-values.js';
+import type { Processor, TagsProfile, WindowInfo } from '../types.js';
+
+export { DEFAULT_OVERFLOW_VALUE } from '../metrics/cardinality.js';
+export type { LabelsOption } from '../metrics/label-names.js';
+
+export interface PrometheusProcessorOptions {
+  /**
+   * The tag keys that become labels (Prometheus needs a fixed set): a list
+   * (`['route', 'caller']`), or `{ labelName: tagKey }` to rename a tag key
+   * that is not a valid label name. A tag set missing a key gets `""` for it;
+   * tag keys not listed are ignored, so tag sets that differ only in them are
+   * summed into one series.
+   */
+  labels: LabelsOption;
+  /** The prom-client registry to register on. Default: prom-client's default `register`. */
+  registry?: Registry;
+  /** Metric name prefix. Default `reqprof_` (giving `reqprof_cpu_seconds_total`...). */
+  prefix?: string;
+  /** Distinct values kept per label; later values become `overflowValue`. Default 100. */
+  maxValuesPerLabel?: number;
+  /** Distinct label combinations kept; later ones get `overflowValue` in every non-empty label. Default 1000. */
+  maxSeries?: number;
+  /** Longer label values are cut to this many characters. Default 128. */
+  maxValueLength?: number;
+  /** The label value that stands for everything beyond a cap. Default `__overflow__`. */
+  overflowValue?: string;
+  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
+  logger?: Logger;
+}
+
+const LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerLabel', maxSeries: 'maxSeries' };
+
+/** The metric names a processor registers, derived from the prefix. */
+export function prometheusMetricNames(prefix = 'reqprof_') {
+  return {
+    cpuSeconds: `${prefix}cpu_seconds_total`,
+    cpuShare: `${prefix}cpu_share_ratio`,
+    samples: `${prefix}samples_total`,
+    windows: `${prefix}windows_total`,
+  };
+}
+
+/**
+ * A processor that exports each window's CPU per tag set as Prometheus metrics
+ * on a prom-client registry (serve it on `/metrics` as usual):
+ *
+ * - `reqprof_cpu_seconds_total{<labels>}` counter: CPU seconds per label
+ *   combination, so `sum by (route) (rate(reqprof_cpu_seconds_total[5m]))`
+ *   is the CPU (in cores) each route uses, across the fleet;
+ * - `reqprof_cpu_share_ratio{<labels>}` gauge: each combination's share of the
+ *   process's sampled CPU in the last window. Combinations absent from the last
+ *   window are removed, so a stale share never lingers;
+ * - `reqprof_samples_total{<labels>}` counter: samples behind the figures;
+ * - `reqprof_windows_total` counter: profiling windows delivered.
+ *
+ * Untagged CPU has every label `""`; the profiler's own overflow tag set
+ * (`maxTagSets`) has every label set to `overflowValue`. Label values are
+ * capped in number (`maxValuesPerLabel`, `maxSeries`) so that a tag carrying
+ * user input cannot grow the registry without bound.
+ */
+export function prometheusProcessor(options: PrometheusProcessorOptions): Processor {
+  if (options === null || typeof options !== 'object') {
+    throw optionTypeError(`reqprof: prometheusProcessor(options): options must be an object with a "labels" list, got ${options === null ? 'null' : typeof options}`);
+  }
+  const o = options as unknown as Record<string, unknown>;
+  if (o['labels'] === undefined) {
+    throw optionTypeError('reqprof: prometheusProcessor(options): option "labels" is required: the tag keys that become Prometheus labels, e.g. { labels: ["route"] }');
+  }
+  const mapping = resolveLabelMapping('labels', o['labels'], prometheusLabelNameProblem);
+  const registry = resolveRegistry(o['registry']);
+  const prefix = o['prefix'] ?? 'reqprof_';
+  if (typeof prefix !== 'string') throw optionTypeError(`reqprof: option "prefix" must be a string, got ${prefix === null ? 'null' : typeof prefix}`);
+  const names = prometheusMetricNames(prefix);
+  for (const n of Object.values(names)) {
+    checkPrometheusMetricName('prefix', n);
+    if (registry.getSingleMetric(n) !== undefined) {
+      throw optionRangeError(`reqprof: option "prefix": a metric named "${n}" is already registered on this registry (a second prometheusProcessor needs its own "prefix" or "registry")`);
+    }
+  }
+  const limits = resolveLimits(o, LIMIT_NAMES);
+  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'label', limits.overflowValue, LIMIT_NAMES));
+
+  const labelNames = mapping.names;
+  const registers = [registry];
+  const cpuSeconds = new Counter({
+    name: names.cpuSeconds,
+    help: 'CPU time used per request tag set, in seconds, estimated by reqprof\'s sampling profiler (untagged CPU has every label empty).',
+    labelNames,
+    registers,
+  });
+  const cpuShare = new Gauge({
+    name: names.cpuShare,
+    help: 'Share (0 to 1) of the process\'s sampled CPU used by each request tag set in the last profiling window; tag sets absent from that window have no series.',
+    labelNames,
+    registers,
+  });
+  const samples = new Counter({
+    name: names.samples,
+    help: 'CPU profile samples attributed to each request tag set (the CPU figures are about as precise as 1/sqrt(samples)).',
+    labelNames,
+    registers,
+  });
+  const windows = new Counter({
+    name: names.windows,
+    help: 'Profiling windows delivered to the reqprof Prometheus processor.',
+    registers,
+  });
+
+  const overflowValues = labelNames.map(() => limits.overflowValue);
+  const labelsOf = (p: TagsProfile): Record<string, string> => {
+    const values = p.key === OVERFLOW_KEY ? overflowValues : limiter.limit(labelNames, tagValues(p.tags, mapping.tagKeys));
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < labelNames.length; i++) labels[labelNames[i]!] = values[i]!;
+    return labels;
+  };
+
+  return function prometheusProcessor(profiles: TagsProfile[], window: WindowInfo): void {
+    // Tag sets that map to the same labels (undeclared keys, capped values) are summed first.
+    const series = new Map<string, { labels: Record<string, string>; value: number; percent: number; samples: number }>();
+    for (const p of profiles) {
+      const labels = labelsOf(p);
+      const id = JSON.stringify(labels);
+      const s = series.get(id);
+      if (s === undefined) series.set(id, { labels, value: p.value, percent: p.percent, samples: p.samples });
+      else {
+        s.value += p.value;
+        s.percent += p.percent;
+        s.samples += p.samples;
+      }
+    }
+    // reset() and the sets below run in one synchronous turn: no scrape sees the gauge half-updated.
+    cpuShare.reset();
+    for (const s of series.values()) {
+      cpuSeconds.inc(s.labels, s.value / 1e9);
+      samples.inc(s.labels, s.samples);
+      cpuShare.set(s.labels, s.percent);
+    }
+    windows.inc(window.windows);
+  };
+}
+
+function resolveRegistry(r: unknown): Registry {
+  if (r === undefined) return defaultRegistry;
+  const reg = r as Registry | null;
+  if (reg === null || typeof reg !== 'object' || typeof reg.registerMetric !== 'function' || typeof reg.getSingleMetric !== 'function') {
+    throw optionTypeError(`reqprof: option "registry" must be a prom-client Registry, got ${r === null ? 'null' : typeof r}`);
+  }
+  return reg;
+}
