@@ -9,12 +9,12 @@ import { TagSet, mergeTags, type TagsInput } from './tags.js';
  */
 export const tagStorage = new AsyncLocalStorage<TagSet>();
 
-/** How a running engine learns about synchronous context switches. */
+/** How a running engine keeps the sampler's context in step with `tagStorage`. */
 export interface SamplerBridge {
-  /** The current tag set is now `tags` (called right after the storage changed). */
+  /** Runs `fn` (already inside `tagStorage.run(tags)`) with the sampler's context set to `tags`. */
+  run<R>(tags: TagSet | undefined, previous: TagSet | undefined, fn: () => R): R;
+  /** The current context became `tags` synchronously (`enterWith`), right after the storage changed. */
   enter(tags: TagSet | undefined): void;
-  /** A synchronous `tag(tags, fn)` returned: the context is `previous` again. */
-  exit(previous: TagSet | undefined): void;
 }
 
 let bridge: SamplerBridge | undefined;
@@ -59,14 +59,7 @@ export function runWithTags<R>(tags: TagSet | undefined, fn: () => R): R {
   const b = bridge;
   if (b === undefined) return tags === undefined ? tagStorage.exit(fn) : tagStorage.run(tags, fn);
   const previous = tagStorage.getStore();
-  const inner = (): R => {
-    b.enter(tags);
-    try {
-      return fn();
-    } finally {
-      b.exit(previous);
-    }
-  };
+  const inner = (): R => b.run(tags, previous, fn);
   return tags === undefined ? tagStorage.exit(inner) : tagStorage.run(tags, inner);
 }
 

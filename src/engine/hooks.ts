@@ -63,7 +63,18 @@ export class HooksEngine extends SamplerBase {
 
   protected bridge(): SamplerBridge {
     const update = this.#update;
-    return { enter: update, exit: update };
+    return {
+      run<R>(tags: TagSet | undefined, previous: TagSet | undefined, fn: () => R): R {
+        update(tags);
+        try {
+          return fn();
+        } finally {
+          // No async hook fires when a synchronous run() returns.
+          update(previous);
+        }
+      },
+      enter: update,
+    };
   }
 
   protected resolve(context: unknown): TagSet | undefined {

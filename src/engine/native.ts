@@ -41,6 +41,8 @@ export interface NativeTimeProfiler {
   dispose(): void;
   context: unknown;
   readonly state: { [index: number]: number };
+  /** With CPED: a holder object for `value` that the sampler can read from an AsyncContextFrame. */
+  createContextHolder(value: unknown): object;
   v8ProfilerStuckEventLoopDetected(): number;
 }
 
