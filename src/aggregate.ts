@@ -16,6 +16,7 @@ interface Group {
   tags: readonly string[];
   value: number;
   samples: number;
+  requests?: number;
   /** Scaled self CPU per function, when top functions are wanted. */
   functions?: Map<string, Fn>;
 }
@@ -28,6 +29,8 @@ export interface WindowData {
   groups: Map<string, Group>;
   /** Tag sets other than the untagged one, held to `maxTagSets`. */
   taggedGroups: number;
+  /** Whether finished requests were counted (then every profile carries `requests`). */
+  countsRequests: boolean;
   maxTagSets: number;
   info: Omit<WindowInfo, 'totalCpu' | 'untaggedCpu' | 'durationMs'>;
 }
@@ -45,7 +48,7 @@ export interface FoldSettings {
 /** Sums a raw window per key (several TagSet objects share a key), scales, and caps cardinality. */
 export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndReason): WindowData {
   const scale = (s.intervalMs + s.windowMs) / s.windowMs;
-  const data: WindowData = { groups: new Map(), taggedGroups: 0, maxTagSets: s.maxTagSets, info: undefined! };
+  const data: WindowData = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
   let overflowTagSets = 0;
   for (const t of raw.totals.values()) {
     const key = t.tags === undefined ? '' : t.tags.key;
@@ -57,6 +60,10 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
         addFunction(g.group, fk, loc.name || f.name, loc.file ?? f.file, loc.line ?? f.line, f.cpuNanos * scale);
       }
     }
+  }
+  if (raw.requests !== undefined) {
+    for (const [key, r] of raw.requests.byKey) addRequests(data, key, r.tags, r.requests);
+    if (raw.requests.overflow > 0) addRequests(data, OVERFLOW_KEY, OVERFLOW_TAGS, raw.requests.overflow);
   }
   data.info = {
       start: raw.start,
@@ -77,6 +84,11 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
+
+function addRequests(d: WindowData, key: string, tags: readonly string[], requests: number): void {
+  const { group } = addToGroup(d, key, tags, 0, 0);
+  group.requests = (group.requests ?? 0) + requests;
+}
 
 function addFunction(g: Group, key: string, name: string, file: string, line: number, value: number): void {
   g.functions ??= new Map();
@@ -114,9 +126,11 @@ function addToGroup(d: WindowData, key: string, tags: readonly string[], value: 
 /** Adds `later` into `into` (both already folded): values and samples summed, the span widened. */
 export function mergeWindowData(into: WindowData, later: WindowData): WindowData {
   let overflowed = 0;
+  into.countsRequests ||= later.countsRequests;
   for (const [key, g] of later.groups) {
     const r = addToGroup(into, key, g.tags, g.value, g.samples);
     if (r.overflowed) overflowed++;
+    if (g.requests !== undefined) r.group.requests = (r.group.requests ?? 0) + g.requests;
     if (g.functions) for (const [fk, f] of g.functions) addFunction(r.group, fk, f.name, f.file, f.line, f.value);
   }
   const a = into.info;
@@ -141,7 +155,7 @@ export function toProfiles(data: WindowData, topFunctions = 0): { profiles: Tags
   for (const g of data.groups.values()) total += g.value;
   const profiles: TagsProfile[] = [];
   for (const [key, g] of data.groups) {
-    if (g.samples === 0 && g.value === 0) continue;
+    if (g.samples === 0 && g.value === 0 && !g.requests) continue;
     const p: TagsProfile = {
       key,
       tags: g.tags.slice(),
@@ -150,6 +164,7 @@ export function toProfiles(data: WindowData, topFunctions = 0): { profiles: Tags
       samples: g.samples,
     };
     if (topFunctions > 0 && g.functions !== undefined) p.topFunctions = top(g.functions, g.value, topFunctions);
+    if (data.countsRequests) p.requests = g.requests ?? 0;
     profiles.push(p);
   }
   profiles.sort((x, y) => y.value - x.value || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
@@ -183,8 +198,9 @@ export function cloneWindowData(d: WindowData): WindowData {
   const groups = new Map<string, Group>();
   for (const [k, g] of d.groups) {
     const copy: Group = { tags: g.tags, value: g.value, samples: g.samples };
+    if (g.requests !== undefined) copy.requests = g.requests;
     if (g.functions) copy.functions = new Map([...g.functions].map(([fk, f]) => [fk, { ...f }]));
     groups.set(k, copy);
   }
-  return { groups, taggedGroups: d.taggedGroups, maxTagSets: d.maxTagSets, info: { ...d.info } };
+  return { groups, taggedGroups: d.taggedGroups, countsRequests: d.countsRequests, maxTagSets: d.maxTagSets, info: { ...d.info } };
 }

@@ -8,6 +8,7 @@ import { getDefaultLogger, type Logger } from './logger.js';
 import { resolveOptions, type ProfilerOptions, type ResolvedOptions } from './options.js';
 import { logProcessor } from './processors/log.js';
 import { RateLimitedLog, errorFields } from './rate-limited-log.js';
+import { takeRequestCounts } from './request-counter.js';
 import { WakeableSleep, within } from './sleep.js';
 import type { TagsInput } from './tags.js';
 import type { Processor, WindowEndReason } from './types.js';
@@ -218,7 +219,11 @@ export class Profiler {
           this.#engine.abort();
           this.#faults.error('collect', errorFields(err), 'reqprof: the sampler failed to stop a window; it is skipped and sampling restarts');
         }
-        if (raw) this.#deliver(raw, ending);
+        if (raw) {
+          const requests = takeRequestCounts();
+          if (requests) raw.requests = requests;
+          this.#deliver(raw, ending);
+        }
         this.#notifyWindowEnded();
       }
     } finally {
@@ -264,7 +269,12 @@ export class Profiler {
       const engine = this.#engine;
       if (engine === undefined) return;
       try {
-        if (this.#o.flushOnExit && engine.started) this.#deliver(engine.collect(false, this.#wants), 'exit', true);
+        if (this.#o.flushOnExit && engine.started) {
+          const raw = engine.collect(false, this.#wants);
+          const requests = takeRequestCounts();
+          if (requests) raw.requests = requests;
+          this.#deliver(raw, 'exit', true);
+        }
       } catch {
         // The process is ending: nothing more to do than stop sampling.
       }

@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newProfiler, tag, lookup, untag, ErrorCodes, type TagsProfile, type WindowInfo } from '../src/index.js';
+import { countFinishedRequest, enableRequestCounting, takeRequestCounts } from '../src/request-counter.js';
+import { currentTags } from '../src/context.js';
 import { Recorder, burn, sleep } from './helpers/cpu.js';
 import { MemoryLogger } from './helpers/logger.js';
 
@@ -290,5 +292,29 @@ describe('processor faults', () => {
     await running;
     clearInterval(keepAlive);
     assert.equal(logger.matching(/still busy/), 1, 'the hung processor is named in a warning');
+  });
+});
+
+describe('requests per tag set', () => {
+  test('requests counted by integrations appear as `requests` on each TagsProfile, including cheap tag sets with no samples', async () => {
+    enableRequestCounting();
+    takeRequestCounts(); // start from zero whatever ran before
+    const rec = new Recorder();
+    const p = newProfiler(rec.processor, 0, 60_000, fast);
+    const running = p.run();
+    for (let i = 0; i < 30; i++) {
+      await tag({ route: '/heavy' }, async () => { burn(5); await sleep(0); countFinishedRequest(currentTags()); });
+    }
+    for (let i = 0; i < 7; i++) tag({ route: '/cheap' }, () => countFinishedRequest(currentTags()));
+    await p.stop();
+    await running;
+    const { profiles } = rec.windows[0]!;
+    const heavy = profiles.find((x) => x.key === 'route=/heavy')!;
+    const cheap = profiles.find((x) => x.key === 'route=/cheap')!;
+    assert.equal(heavy.requests, 30);
+    assert.equal(cheap.requests, 7);
+    assert.ok(profiles.every((x) => typeof x.requests === 'number'), 'every tag set says how many requests it served');
+    const cpuPerRequestMs = heavy.value / heavy.requests! / 1e6;
+    assert.ok(cpuPerRequestMs > 2.5, `CPU per /heavy request: ${cpuPerRequestMs.toFixed(2)} ms`);
   });
 });

@@ -1,5 +1,6 @@
 import type { Profile } from 'pprof-format';
 import type { TagSet } from '../tags.js';
+import type { RequestCounts } from '../request-counter.js';
 
 /** How the current tag set reaches the native sampler. */
 export type EngineMode = 'cped' | 'async-hooks';
@@ -43,6 +44,8 @@ export interface RawWindow {
   samples: number;
   /** The labelled pprof profile, when `CollectWants.profile`. */
   profile?: Profile;
+  /** Requests finished per tag set since the previous window, when integrations count them. */
+  requests?: RequestCounts;
 }
 
 export interface SamplerEngine {
