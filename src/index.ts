@@ -9,3 +9,14 @@ export { logProcessor, createLogProcessor, DEFAULT_TYPE_KEY } from './processors
 export { OVERFLOW_KEY, OVERFLOW_TAGS } from './aggregate.js';
 export { ErrorCodes, isReqprofError, type ErrorCode, type ReqprofError } from './errors.js';
 export type { Logger } from './logger.js';
+export {
+  withProfiler,
+  withProfilerTransInfoTagging,
+  withProfilerMessageTagging,
+  withLogger,
+  type ServerOption,
+  type TransportInfo,
+  type TransInfoTagging,
+  type MessageTagging,
+  type TaggingResult,
+} from './integrations/options.js';

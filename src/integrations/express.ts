@@ -1,0 +1,96 @@
+/**
+ * reqprof/express: per-request tags for Express 5 and 4.
+ *
+ *   app.use(reqprofMiddleware(withProfiler(p), withProfilerTransInfoTagging(fn),
+ *     withProfilerMessageTagging(fn2), withBodyParser(express.json())))
+ *
+ * The middleware runs the transport stage, then the body parser(s) you give it
+ * (so parsing is billed to the transport tags), then the message stage on
+ * `req.body`, then the rest of your app with both stages' tags. Where the body
+ * parser has to stay elsewhere (per route), place `mw.message` after it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { optionTypeError } from '../errors.js';
+import { deliverBodyEventsWithTags, httpTransportInfo } from './http-request.js';
+import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
+import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+
+/** The parts of Express's request that reqprof reads (Express 4 and 5 alike). */
+export interface ExpressRequestLike extends IncomingMessage {
+  body?: unknown;
+  originalUrl?: string;
+}
+
+export type ExpressNext = (err?: unknown) => void;
+/** Any Express (or Connect) middleware, whatever request type it declares. */
+export type ExpressMiddleware = (req: never, res: never, next: ExpressNext) => unknown;
+
+/** The reqprof middleware, with `message` for apps that parse bodies elsewhere. */
+export interface ReqprofExpressMiddleware {
+  (req: ExpressRequestLike, res: ServerResponse, next: ExpressNext): void;
+  /** Runs only the message stage on `req.body`: place it after a body parser that is not given to `withBodyParser`. */
+  readonly message: (req: ExpressRequestLike, res: ServerResponse, next: ExpressNext) => void;
+}
+
+const PARSERS = 'bodyParsers';
+
+/**
+ * Body parsers (`express.json()`, `express.urlencoded()`...) that the reqprof
+ * middleware runs between the two stages, in order, so their CPU is billed to
+ * the transport tags and the message stage sees the parsed `req.body`.
+ */
+export function withBodyParser(...parsers: ExpressMiddleware[]): ServerOption {
+  parsers.forEach((p, i) => {
+    if (typeof p !== 'function') {
+      throw optionTypeError(`reqprof: withBodyParser(...parsers): parser ${i + 1} must be an Express middleware (req, res, next), got ${typeof p}`);
+    }
+  });
+  return integrationOption('express', 'withBodyParser', PARSERS, parsers);
+}
+
+/** Creates the Express middleware; mount it before any body parser and route. */
+export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMiddleware {
+  const o = resolveServerOptions(options, 'express', 'reqprofMiddleware()');
+  const parsers = (o.settings.get(PARSERS) as ExpressMiddleware[] | undefined) ?? [];
+  const pipeline = new ServerPipeline(o);
+  const records = new WeakMap<IncomingMessage, RequestRecord>();
+
+  const failed = (next: ExpressNext) => (err: unknown) => next(err);
+
+  function message(req: ExpressRequestLike, _res: ServerResponse, next: ExpressNext): void {
+    const record = records.get(req);
+    if (record === undefined) {
+      next();
+      return;
+    }
+    settle(pipeline.messageStage(record, req.body, () => next()), failed(next));
+  }
+
+  function runParsers(req: ExpressRequestLike, res: ServerResponse, i: number, next: ExpressNext): void {
+    if (i === parsers.length) {
+      message(req, res, next);
+      return;
+    }
+    try {
+      (parsers[i] as (req: ExpressRequestLike, res: ServerResponse, next: ExpressNext) => unknown)(req, res, (err?: unknown) => {
+        if (err !== undefined && err !== null && err !== 'route' && err !== 'router') next(err);
+        else runParsers(req, res, i + 1, next);
+      });
+    } catch (err) {
+      next(err);
+    }
+  }
+
+  const middleware = function reqprofMiddleware(req: ExpressRequestLike, res: ServerResponse, next: ExpressNext): void {
+    if (!pipeline.active) {
+      if (parsers.length === 0) next();
+      else runParsers(req, res, 0, next);
+      return;
+    }
+    const record = pipeline.begin(httpTransportInfo('express', req, req, { url: req.originalUrl }));
+    records.set(req, record);
+    deliverBodyEventsWithTags(req, pipeline, record);
+    settle(pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(req, res, 0, next))), failed(next));
+  };
+  return Object.assign(middleware, { message });
+}

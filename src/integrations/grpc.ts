@@ -1,0 +1,127 @@
+/**
+ * reqprof/grpc: per-call tags for @grpc/grpc-js servers (>= 1.10).
+ *
+ *   const server = new grpc.Server({ interceptors: [reqprofInterceptor(withProfiler(p),
+ *     withProfilerTransInfoTagging(fn), withProfilerMessageTagging(fn2))] });
+ *   server.addService(deferDecoding(EchoService), impl);
+ *
+ * Transport stage on the method path and metadata, before any message is
+ * read. With `deferDecoding`, request messages are deserialized inside the
+ * interceptor with the transport tags (without it, grpc-js deserializes them
+ * before any interceptor sees them, outside the call's context). Message stage
+ * on each deserialized request:
+ *
+ * - unary and server-streaming: the one request's tags are added to the call;
+ *   the handler, its responses and everything it starts carry both stages' tags.
+ * - client-streaming and bidi: the handler starts at once with the transport
+ *   tags and keeps them; each request message is delivered (its 'data' event
+ *   and what that listener starts) with the transport tags plus that
+ *   message's own tags. The end of the request stream, and code awaiting the
+ *   stream (`for await`), run with the transport tags.
+ */
+import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
+import { resolveServerOptions, type ServerOption, type TransportInfo } from './options.js';
+import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+
+/** A request message whose deserialization waits for the interceptor (see `deferDecoding`). */
+class DeferredRequest {
+  constructor(readonly bytes: Buffer, readonly decode: (bytes: Buffer) => unknown) {}
+}
+
+/** How many reqprof interceptors exist: with none, deferred services decode at once rather than break. */
+let interceptors = 0;
+
+/**
+ * Returns `definition` with request deserialization moved into the reqprof
+ * interceptor, so decoding CPU is billed to the transport-stage tags. Use it
+ * on the definition you pass to `server.addService`, on a server that has
+ * `reqprofInterceptor` (without one, messages are decoded as usual). Client
+ * use of the definition is unchanged.
+ */
+export function deferDecoding<D extends ServiceDefinition>(definition: D): D {
+  const out: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const decode = method.requestDeserialize;
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => (interceptors > 0 ? new DeferredRequest(bytes, decode) : decode(bytes)),
+    };
+  }
+  return out as D;
+}
+
+function textEntries(metadata: Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function grpcTransportInfo(path: string, metadata: Metadata): TransportInfo {
+  let headers: Record<string, string> | undefined;
+  return {
+    protocol: 'grpc',
+    integration: 'grpc',
+    method: path,
+    path,
+    url: path,
+    route: path,
+    get headers() {
+      return (headers ??= textEntries(metadata));
+    },
+    raw: metadata,
+  };
+}
+
+function decodeIfDeferred(message: unknown): unknown {
+  return message instanceof DeferredRequest ? message.decode(message.bytes) : message;
+}
+
+/** Creates the server interceptor: `new grpc.Server({ interceptors: [reqprofInterceptor(...options)] })`. */
+export function reqprofInterceptor(...options: ServerOption[]): ServerInterceptor {
+  const pipeline = new ServerPipeline(resolveServerOptions(options, 'grpc', 'reqprofInterceptor()'));
+  interceptors++;
+  const onStageError = (err: unknown) => pipeline.warn('grpc-stage', err, 'reqprof/grpc: a call failed after an async tagging stage');
+
+  return (descriptor, call) => {
+    const perMessage = descriptor.requestStream;
+    let record: RequestRecord | undefined;
+    return new ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, mdNext) {
+            if (!pipeline.active) {
+              mdNext(metadata);
+              return;
+            }
+            record = pipeline.begin(grpcTransportInfo(descriptor.path, metadata));
+            const r = record;
+            // For streaming requests the handler starts here, with the transport tags.
+            settle(pipeline.transportStage(r, () => mdNext(metadata)), onStageError);
+          },
+          onReceiveMessage(message, msgNext) {
+            let decoded: unknown;
+            try {
+              decoded = record === undefined ? decodeIfDeferred(message) : pipeline.run(record, () => decodeIfDeferred(message), 'transport');
+            } catch (err) {
+              // As grpc-js answers an undecodable request (the details stay on the server).
+              pipeline.warn('grpc-decode', err, `reqprof/grpc: could not deserialize a request to ${descriptor.path}`);
+              call.sendStatus({ code: status.INTERNAL, details: 'Error deserializing request', metadata: null });
+              return;
+            }
+            if (record === undefined) {
+              msgNext(decoded);
+              return;
+            }
+            settle(pipeline.messageStage(record, decoded, () => msgNext(decoded), perMessage), onStageError);
+          },
+          onReceiveHalfClose(hcNext) {
+            // Unary and server-streaming handlers start here: with both stages' tags.
+            if (record === undefined) hcNext();
+            else pipeline.run(record, hcNext);
+          },
+          onCancel() {},
+        });
+      },
+    });
+  };
+}

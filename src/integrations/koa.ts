@@ -1,0 +1,99 @@
+/**
+ * reqprof/koa: per-request tags for Koa 3 (and 2).
+ *
+ *   app.use(reqprofMiddleware(withProfiler(p), withProfilerTransInfoTagging(fn),
+ *     withProfilerMessageTagging(fn2), withBodyParser(bodyParser())))
+ *
+ * The middleware runs the transport stage, then the body parser(s) you give it
+ * (billed to the transport tags), then the message stage on
+ * `ctx.request.body`, then the downstream middleware with both stages' tags.
+ * Where the body parser has to stay elsewhere, place `mw.message` after it.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { optionTypeError } from '../errors.js';
+import { deliverBodyEventsWithTags, httpTransportInfo } from './http-request.js';
+import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
+import { ServerPipeline, type RequestRecord } from './pipeline.js';
+
+/** The parts of Koa's context that reqprof reads. */
+export interface KoaContextLike {
+  req: IncomingMessage;
+  originalUrl: string;
+  request: { body?: unknown };
+  body?: unknown;
+}
+
+export type KoaNext = () => Promise<unknown>;
+/** Any Koa middleware, whatever context type it declares. */
+export type KoaMiddleware = (ctx: never, next: KoaNext) => unknown;
+
+/** The reqprof middleware, with `message` for apps that parse bodies elsewhere. */
+export interface ReqprofKoaMiddleware {
+  (ctx: KoaContextLike, next: KoaNext): Promise<unknown>;
+  /** Runs only the message stage on `ctx.request.body`: place it after a body parser not given to `withBodyParser`. */
+  readonly message: (ctx: KoaContextLike, next: KoaNext) => Promise<unknown>;
+}
+
+const PARSERS = 'bodyParsers';
+
+/**
+ * Body parsers (`bodyParser()` from @koa/bodyparser...) that the reqprof
+ * middleware runs between the two stages, in order, so their CPU is billed to
+ * the transport tags and the message stage sees `ctx.request.body`.
+ */
+export function withBodyParser(...parsers: KoaMiddleware[]): ServerOption {
+  parsers.forEach((p, i) => {
+    if (typeof p !== 'function') {
+      throw optionTypeError(`reqprof: withBodyParser(...parsers): parser ${i + 1} must be a Koa middleware (ctx, next), got ${typeof p}`);
+    }
+  });
+  return integrationOption('koa', 'withBodyParser', PARSERS, parsers);
+}
+
+/**
+ * Koa pipes a stream body to the response after the middleware chain has
+ * returned, from its own context: the stream's reads (where its data is
+ * produced) are made to run with the request's tags.
+ */
+function readResponseStreamWithTags(body: unknown, pipeline: ServerPipeline, record: RequestRecord): void {
+  if (!(body instanceof Readable)) return;
+  const read = body._read;
+  body._read = function readWithRequestTags(this: Readable, size: number): void {
+    pipeline.run(record, () => read.call(this, size));
+  };
+}
+
+/** Creates the Koa middleware; `app.use` it before any body parser and router. */
+export function reqprofMiddleware(...options: ServerOption[]): ReqprofKoaMiddleware {
+  const o = resolveServerOptions(options, 'koa', 'reqprofMiddleware()');
+  const parsers = (o.settings.get(PARSERS) as KoaMiddleware[] | undefined) ?? [];
+  const pipeline = new ServerPipeline(o);
+  const records = new WeakMap<object, RequestRecord>();
+
+  async function message(ctx: KoaContextLike, next: KoaNext): Promise<unknown> {
+    const record = records.get(ctx);
+    if (record === undefined) return next();
+    return pipeline.messageStage(record, ctx.request.body, next);
+  }
+
+  async function runParsers(ctx: KoaContextLike, i: number, next: KoaNext): Promise<unknown> {
+    if (i === parsers.length) return message(ctx, next);
+    let called = false;
+    return (parsers[i] as (ctx: KoaContextLike, next: KoaNext) => unknown)(ctx, () => {
+      if (called) return Promise.reject(new Error('reqprof/koa: a body parser called next() more than once'));
+      called = true;
+      return runParsers(ctx, i + 1, next);
+    });
+  }
+
+  const middleware = async function reqprofMiddleware(ctx: KoaContextLike, next: KoaNext): Promise<unknown> {
+    if (!pipeline.active) return parsers.length === 0 ? next() : runParsers(ctx, 0, next);
+    const record = pipeline.begin(httpTransportInfo('koa', ctx.req, ctx, { url: ctx.originalUrl }));
+    records.set(ctx, record);
+    deliverBodyEventsWithTags(ctx.req, pipeline, record);
+    await pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next)));
+    readResponseStreamWithTags(ctx.body, pipeline, record);
+  };
+  return Object.assign(middleware, { message });
+}
