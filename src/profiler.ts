@@ -194,12 +194,16 @@ export class Profiler {
     this.#installExitHandler();
     try {
       let firstWindow = true;
+      // Back-to-back windows end on a fixed grid (start + k x window), so the
+      // time spent collecting never makes windows drift or shrink in number.
+      let windowEnd: number | undefined;
       while (!this.#stopRequested) {
         if (this.#pauseRequested) {
           this.#state = 'paused';
           this.#notifyWindowEnded();
           await new Promise<void>((resolve) => (this.#resumeWaiter = resolve));
           firstWindow = true;
+          windowEnd = undefined;
           continue;
         }
         this.#state = 'running';
@@ -209,7 +213,10 @@ export class Profiler {
         }
         firstWindow = false;
         this.#engine.start(bufferMs, this.#sourceMapper?.native);
-        await this.#sleep.sleep(o.windowMs);
+        const now = performance.now();
+        if (windowEnd === undefined || o.intervalMs > 0 || windowEnd <= now) windowEnd = now + o.windowMs;
+        await this.#sleep.sleep(windowEnd - now);
+        windowEnd += o.windowMs;
         const ending = this.#stopRequested ? 'stop' : this.#pauseRequested ? 'pause' : 'window';
         const restart = ending === 'window' && o.intervalMs === 0;
         let raw;
