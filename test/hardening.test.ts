@@ -45,6 +45,16 @@ describe('runtimes', () => {
     }
   });
 
+  test('with AsyncContextFrame switched off (--no-async-context-frame on Node >= 24) the hooks path is detected and tags still cross awaits', { skip: Number(process.versions.node.split('.')[0]) < 24 ? 'needs Node >= 24' : false }, () => {
+    for (const [flags, mode] of [[[], 'cped'], [['--no-async-context-frame'], 'async-hooks']] as const) {
+      const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', fixture('mode-and-attribution.ts')], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      assert.equal(got.mode, mode, `flags ${flags.join(' ') || '(none)'}`);
+      assert.ok(got.share > 0.7, `${mode}: ${(got.share * 100).toFixed(0)}% of CPU carried the tags`);
+    }
+  });
+
   test('a worker thread can import reqprof and run its own profiler with its own tags', async () => {
     // Worker refuses a .ts entry before loaders run, so a one-line entry imports it.
     const entry = JSON.stringify(new URL('./fixtures/worker-thread.ts', import.meta.url).href);
