@@ -41,7 +41,9 @@ export function printCpuPerTag(profiles, window) {
   console.log(`\n-- window of ${(window.durationMs / 1000).toFixed(1)} s: ${(window.totalCpu / 1e6).toFixed(0)} ms CPU, ` +
     `${window.samples} samples, tags via ${window.mode}`);
   for (const p of [...profiles].sort((a, b) => b.value - a.value)) {
-    console.log(`  ${(p.percent * 100).toFixed(1).padStart(5)}%  ${(p.value / 1e6).toFixed(0).padStart(6)} ms  ${label(p.key)}`);
+    // `requests`: counted by the server integrations, so CPU per request is one division.
+    const perRequest = p.requests ? `  ${String(p.requests).padStart(5)} req, ${(p.value / 1e6 / p.requests).toFixed(2)} ms/req` : '';
+    console.log(`  ${(p.percent * 100).toFixed(1).padStart(5)}%  ${(p.value / 1e6).toFixed(0).padStart(6)} ms  ${label(p.key)}${perRequest}`);
   }
 }
 

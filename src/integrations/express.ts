@@ -11,7 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { optionTypeError } from '../errors.js';
-import { deliverBodyEventsWithTags, httpTransportInfo } from './http-request.js';
+import { finishWithResponse } from './http-exchange.js';
+import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
 import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
@@ -19,6 +20,34 @@ import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 export interface ExpressRequestLike extends IncomingMessage {
   body?: unknown;
   originalUrl?: string;
+  /** Where the matched route's router is mounted (`/api`), set by Express while routing. */
+  baseUrl?: string;
+  /** The matched route, set by Express when one handled the request. */
+  route?: { path?: unknown };
+}
+
+/**
+ * The template of the route that handled `req` (`/api/users/:id`: the
+ * router's mount path plus the route's path), read when the response is done:
+ * Express matches routes after app-level middleware, so the tracers see it at
+ * `finish`. Undefined when no route matched (a 404, a static file).
+ */
+function expressRoute(req: ExpressRequestLike): string | undefined {
+  const path = req.route?.path;
+  if (path === undefined || path === null) return undefined;
+  const route = String(path);
+  // A router that passed an error (or the request) on has restored baseUrl: take the mount path from the URL.
+  const base = req.baseUrl || (typeof path === 'string' ? mountPath(req.originalUrl ?? req.url ?? '', route) : '');
+  return base + route;
+}
+
+/** The part of the URL path before the segments the route's path matched (`/api/fail` and `/fail` → `/api`). */
+function mountPath(url: string, route: string): string {
+  if (/[*(?]/.test(route)) return '';
+  const q = url.indexOf('?');
+  const segments = (q === -1 ? url : url.slice(0, q)).split('/').filter((x) => x !== '');
+  const n = route.split('/').filter((x) => x !== '').length;
+  return segments.length > n ? '/' + segments.slice(0, segments.length - n).join('/') : '';
 }
 
 export type ExpressNext = (err?: unknown) => void;
@@ -87,9 +116,10 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
       else runParsers(req, res, 0, next);
       return;
     }
-    const record = pipeline.begin(httpTransportInfo('express', req, req, { url: req.originalUrl }));
+    const record = pipeline.begin(httpTransportInfo('express', req, req, { url: req.originalUrl }), httpFacts(req));
     records.set(req, record);
     deliverBodyEventsWithTags(req, pipeline, record);
+    finishWithResponse(res, pipeline, record, () => expressRoute(req));
     settle(pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(req, res, 0, next))), failed(next));
   };
   return Object.assign(middleware, { message });

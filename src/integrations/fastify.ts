@@ -11,7 +11,8 @@
  * plugin before your routes (it applies to the whole instance).
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { deliverBodyEventsWithTags, httpTransportInfo } from './http-request.js';
+import { finishWithResponse } from './http-exchange.js';
+import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
 import { resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
@@ -20,12 +21,13 @@ export function reqprofPlugin(...options: ServerOption[]): FastifyPluginCallback
   const pipeline = new ServerPipeline(resolveServerOptions(options, 'fastify', 'reqprofPlugin()'));
   const records = new WeakMap<FastifyRequest, RequestRecord>();
 
-  function onRequest(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const record = pipeline.begin(httpTransportInfo('fastify', request.raw, request, {
       url: request.url,
       route: request.routeOptions.url,
-    }));
+    }), httpFacts(request.raw));
     records.set(request, record);
+    finishWithResponse(reply.raw, pipeline, record);
     // Fastify's body parser decodes in the raw request's 'end' listener: deliver it with the tags.
     deliverBodyEventsWithTags(request.raw, pipeline, record);
     settle(pipeline.transportStage(record, () => done()), (err) => done(err as Error));
@@ -40,10 +42,18 @@ export function reqprofPlugin(...options: ServerOption[]): FastifyPluginCallback
     settle(pipeline.messageStage(record, request.body, () => done()), (err) => done(err as Error));
   }
 
+  // What the handler threw (Fastify answers it with an error status), for the tracers' finish.
+  function onError(request: FastifyRequest, _reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void {
+    const record = records.get(request);
+    if (record !== undefined) pipeline.failed(record, error);
+    done();
+  }
+
   const plugin = function reqprof(fastify: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     if (pipeline.active) {
       fastify.addHook('onRequest', onRequest);
       fastify.addHook('preHandler', preHandler);
+      if (pipeline.tracing) fastify.addHook('onError', onError);
     }
     done();
   };

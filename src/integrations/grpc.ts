@@ -19,9 +19,13 @@
  *   message's own tags. The end of the request stream, and code awaiting the
  *   stream (`for await`), run with the transport tags.
  */
-import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
+import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor, type ServiceDefinition, type StatusObject } from '@grpc/grpc-js';
+import type { CallType } from '../tracer/types.js';
+import { grpcStatusError } from '../tracer/grpc-status.js';
 import { resolveServerOptions, type ServerOption, type TransportInfo } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+
+export { reqprofClientInterceptor } from '../clients/grpc-client.js';
 
 /** A request message whose deserialization waits for the interceptor (see `deferDecoding`). */
 class DeferredRequest {
@@ -30,6 +34,14 @@ class DeferredRequest {
 
 /** How many reqprof interceptors exist: with none, deferred services decode at once rather than break. */
 let interceptors = 0;
+
+/**
+ * The size of the response `deferDecoding`'s serializer produced last. The
+ * interceptor reads it right after handing a message down: grpc-js
+ * serializes synchronously there, so it is that message's size (-1: some
+ * other interceptor deferred the send, size unknown).
+ */
+let lastSerializedBytes = -1;
 
 /**
  * Returns `definition` with request deserialization moved into the reqprof
@@ -42,12 +54,24 @@ export function deferDecoding<D extends ServiceDefinition>(definition: D): D {
   const out: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {
     const decode = method.requestDeserialize;
+    const encode = method.responseSerialize;
     out[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => (interceptors > 0 ? new DeferredRequest(bytes, decode) : decode(bytes)),
+      // Lets the tracers count response bytes.
+      responseSerialize: (value: unknown) => {
+        const bytes = encode(value);
+        lastSerializedBytes = bytes.length;
+        return bytes;
+      },
     };
   }
   return out as D;
+}
+
+function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
+  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
+  return responseStream ? 'server_stream' : 'unary';
 }
 
 function textEntries(metadata: Metadata): Record<string, string> {
@@ -76,6 +100,25 @@ function decodeIfDeferred(message: unknown): unknown {
   return message instanceof DeferredRequest ? message.decode(message.bytes) : message;
 }
 
+/** grpc-js's deadline as epoch ms (it may be a Date or a number; Infinity: none). */
+function deadlineMs(deadline: Date | number): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
+}
+
+/**
+ * Whether a call that ended without a status ended at its deadline. The
+ * client's deadline timer usually fires a little before the server's (the
+ * server counts the timeout from when the call reached it) and resets the
+ * stream: a reset within a tenth of the timeout (10 to 100 ms) of the
+ * server's deadline is that deadline, not a cancellation.
+ */
+function atDeadline(deadline: Date | number, startedAt: number): boolean {
+  const d = deadlineMs(deadline);
+  if (!Number.isFinite(d)) return false;
+  const margin = Math.min(100, Math.max(10, (d - startedAt) / 10));
+  return Date.now() >= d - margin;
+}
+
 /** Creates the server interceptor: `new grpc.Server({ interceptors: [reqprofInterceptor(...options)] })`. */
 export function reqprofInterceptor(...options: ServerOption[]): ServerInterceptor {
   const pipeline = new ServerPipeline(resolveServerOptions(options, 'grpc', 'reqprofInterceptor()'));
@@ -85,6 +128,9 @@ export function reqprofInterceptor(...options: ServerOption[]): ServerIntercepto
   return (descriptor, call) => {
     const perMessage = descriptor.requestStream;
     let record: RequestRecord | undefined;
+    /** The status the handler sent, seen on its way out. */
+    let sent: Pick<StatusObject, 'code' | 'details'> | undefined;
+    let startedAt = 0;
     return new ServerInterceptingCall(call, {
       start(next) {
         next({
@@ -93,19 +139,27 @@ export function reqprofInterceptor(...options: ServerOption[]): ServerIntercepto
               mdNext(metadata);
               return;
             }
-            record = pipeline.begin(grpcTransportInfo(descriptor.path, metadata));
+            startedAt = Date.now();
+            record = pipeline.begin(grpcTransportInfo(descriptor.path, metadata), {
+              callType: callTypeOf(descriptor.requestStream, descriptor.responseStream),
+              host: typeof call.getHost === 'function' ? call.getHost() : undefined,
+            });
             const r = record;
             // For streaming requests the handler starts here, with the transport tags.
             settle(pipeline.transportStage(r, () => mdNext(metadata)), onStageError);
           },
           onReceiveMessage(message, msgNext) {
+            if (record !== undefined && record.rpc !== undefined) {
+              pipeline.message(record, 'received', message instanceof DeferredRequest ? message.bytes.length : undefined);
+            }
             let decoded: unknown;
             try {
               decoded = record === undefined ? decodeIfDeferred(message) : pipeline.run(record, () => decodeIfDeferred(message), 'transport');
             } catch (err) {
               // As grpc-js answers an undecodable request (the details stay on the server).
               pipeline.warn('grpc-decode', err, `reqprof/grpc: could not deserialize a request to ${descriptor.path}`);
-              call.sendStatus({ code: status.INTERNAL, details: 'Error deserializing request', metadata: null });
+              sent ??= { code: status.INTERNAL, details: 'Error deserializing request' };
+              call.sendStatus({ ...sent, metadata: null });
               return;
             }
             if (record === undefined) {
@@ -119,8 +173,31 @@ export function reqprofInterceptor(...options: ServerOption[]): ServerIntercepto
             if (record === undefined) hcNext();
             else pipeline.run(record, hcNext);
           },
-          onCancel() {},
+          onCancel() {
+            // grpc-js calls this at the end of every call, after the status went out, or when the
+            // client cancelled or the deadline passed first (statuses grpc-js sends itself).
+            if (record === undefined) return;
+            const code = sent?.code ?? (typeof call.getDeadline === 'function' && atDeadline(call.getDeadline(), startedAt) ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+            pipeline.finish(record, {
+              status: code,
+              aborted: sent === undefined,
+              error: code === status.OK ? undefined : grpcStatusError(code, sent?.details ?? (code === status.CANCELLED ? 'Cancelled' : 'Deadline exceeded')),
+            });
+          },
         });
+      },
+      sendMessage(message, next) {
+        if (record === undefined || record.rpc === undefined) {
+          next(message);
+          return;
+        }
+        lastSerializedBytes = -1;
+        next(message);
+        pipeline.message(record, 'sent', lastSerializedBytes >= 0 ? lastSerializedBytes : undefined);
+      },
+      sendStatus(st, next) {
+        sent ??= st;
+        next(st);
       },
     });
   };

@@ -10,7 +10,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { optionRangeError, optionTypeError } from '../errors.js';
-import { deliverBodyEventsWithTags, hasBody, httpTransportInfo } from './http-request.js';
+import { finishWithResponse } from './http-exchange.js';
+import { deliverBodyEventsWithTags, hasBody, httpFacts, httpTransportInfo } from './http-request.js';
 import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
@@ -61,9 +62,18 @@ export function reqprofListener(listener: RequestListener, ...options: ServerOpt
   const pipeline = new ServerPipeline(resolveServerOptions(options, 'http', 'reqprofListener()'));
   if (!pipeline.active) return listener;
   return function reqprofListener(this: unknown, req: IncomingMessage, res: ServerResponse): void {
-    const record = pipeline.begin(httpTransportInfo('http', req, req));
+    const record = pipeline.begin(httpTransportInfo('http', req, req), httpFacts(req));
     deliverBodyEventsWithTags(req, pipeline, record);
-    settle(pipeline.transportStage(record, () => listener.call(this, req, res)), (err) => {
+    finishWithResponse(res, pipeline, record);
+    let result: unknown;
+    try {
+      result = pipeline.transportStage(record, () => listener.call(this, req, res));
+    } catch (err) {
+      pipeline.failed(record, err);
+      throw err;
+    }
+    settle(result, (err) => {
+      pipeline.failed(record, err);
       pipeline.warn('listener', err, 'reqprof/http: the request listener failed after an async tagging stage');
       fail(res, 500);
     });
@@ -86,7 +96,8 @@ export function reqprofHandler(handler: BodyHandler, ...options: ServerOption[])
   const limit = (o.settings.get(LIMIT) as number | undefined) ?? DEFAULT_BODY_LIMIT;
   const pipeline = new ServerPipeline(o);
 
-  const onHandlerError = (res: ServerResponse) => (err: unknown) => {
+  const onHandlerError = (res: ServerResponse, record?: RequestRecord) => (err: unknown) => {
+    if (record !== undefined) pipeline.failed(record, err);
     pipeline.warn('handler', err, 'reqprof/http: the handler given to reqprofHandler threw or rejected; answered 500');
     fail(res, 500);
   };
@@ -108,9 +119,10 @@ export function reqprofHandler(handler: BodyHandler, ...options: ServerOption[])
       serve(req, res, undefined).catch(onHandlerError(res));
       return;
     }
-    const record = pipeline.begin(httpTransportInfo('http', req, req));
+    const record = pipeline.begin(httpTransportInfo('http', req, req), httpFacts(req));
     deliverBodyEventsWithTags(req, pipeline, record);
-    pipeline.transportStage(record, () => serve(req, res, record)).catch(onHandlerError(res));
+    finishWithResponse(res, pipeline, record);
+    pipeline.transportStage(record, () => serve(req, res, record)).catch(onHandlerError(res, record));
   };
 }
 

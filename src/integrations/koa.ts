@@ -9,19 +9,23 @@
  * `ctx.request.body`, then the downstream middleware with both stages' tags.
  * Where the body parser has to stay elsewhere, place `mw.message` after it.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { optionTypeError } from '../errors.js';
-import { deliverBodyEventsWithTags, httpTransportInfo } from './http-request.js';
+import { finishWithResponse } from './http-exchange.js';
+import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
 import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, type RequestRecord } from './pipeline.js';
 
 /** The parts of Koa's context that reqprof reads. */
 export interface KoaContextLike {
   req: IncomingMessage;
+  res: ServerResponse;
   originalUrl: string;
   request: { body?: unknown };
   body?: unknown;
+  /** The route template @koa/router (and koa-router) matched, e.g. `/users/:id`. */
+  _matchedRoute?: unknown;
 }
 
 export type KoaNext = () => Promise<unknown>;
@@ -89,11 +93,19 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofKoaMiddlew
 
   const middleware = async function reqprofMiddleware(ctx: KoaContextLike, next: KoaNext): Promise<unknown> {
     if (!pipeline.active) return parsers.length === 0 ? next() : runParsers(ctx, 0, next);
-    const record = pipeline.begin(httpTransportInfo('koa', ctx.req, ctx, { url: ctx.originalUrl }));
+    const record = pipeline.begin(httpTransportInfo('koa', ctx.req, ctx, { url: ctx.originalUrl }), httpFacts(ctx.req));
     records.set(ctx, record);
     deliverBodyEventsWithTags(ctx.req, pipeline, record);
-    await pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next)));
-    readResponseStreamWithTags(ctx.body, pipeline, record);
+    // The router sets the template while the chain runs; the response ends after it returns.
+    finishWithResponse(ctx.res, pipeline, record, () => (typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined));
+    try {
+      await pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next)));
+    } catch (err) {
+      // Koa answers it (500, or the error's status); the tracers see why.
+      pipeline.failed(record, err);
+      throw err;
+    }
+    if (pipeline.tagging) readResponseStreamWithTags(ctx.body, pipeline, record);
   };
   return Object.assign(middleware, { message });
 }

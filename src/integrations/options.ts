@@ -3,6 +3,7 @@ import { optionTypeError } from '../errors.js';
 import { isLogger, type Logger } from '../logger.js';
 import type { Profiler } from '../profiler.js';
 import type { TagsInput } from '../tags.js';
+import type { Tracer } from '../tracer/types.js';
 
 /**
  * What the transport stage knows about a request before its payload is read:
@@ -46,11 +47,15 @@ export type MessageTagging = (message: unknown, info: TransportInfo) => TaggingR
 
 const kOption = Symbol('reqprof.serverOption');
 
+/** What resolves options: a server integration, or a client hook (`traceHttpClients`, the gRPC client interceptor). */
+export type OptionTarget = TransportInfo['integration'] | 'http-clients' | 'grpc-client';
+
 /**
- * One server option, made by a `with...` constructor and accepted by every
- * integration (`reqprof/http`, `/express`, `/fastify`, `/koa`, `/grpc`).
- * Options that only one integration understands say so in their name and are
- * rejected by the others.
+ * One option, made by a `with...` constructor and accepted by every server
+ * integration (`reqprof/http`, `/express`, `/fastify`, `/koa`, `/grpc`);
+ * `withTracer`, `withServiceName`, `withCallerHeader` and `withLogger` are
+ * accepted by the client hooks too. Options that only one integration
+ * understands say so in their name and are rejected by the others.
  */
 export interface ServerOption {
   readonly [kOption]: true;
@@ -59,7 +64,9 @@ export interface ServerOption {
   /** @internal */
   readonly apply: (target: ServerOptions) => void;
   /** @internal set when only one integration accepts this option. */
-  readonly integration?: TransportInfo['integration'];
+  readonly integration?: OptionTarget;
+  /** @internal set when client hooks reject this option (profiling and tagging are server-side). */
+  readonly serverOnly?: true;
 }
 
 /** The resolved options of one integration instance. */
@@ -70,15 +77,26 @@ export interface ServerOptions {
   /** Message-stage functions in run order: the one given last runs first (Kitex). */
   messageTagging: MessageTagging[];
   logger: Logger | undefined;
+  /** Tracers in registration order (`withTracer`). */
+  tracers: Tracer[];
+  /** This service's name (`withServiceName`): the callee on servers, the caller on clients. */
+  serviceName: string | undefined;
+  /** The header / metadata key that carries the caller's name (`withCallerHeader`): servers read it, clients send it. */
+  callerHeader: string | undefined;
   /** Settings of integration-specific options (`withBodyDecoder`, `withBodyParser`...), by key. */
   readonly settings: Map<string, unknown>;
 }
 
-function option(name: string, apply: (o: ServerOptions) => void, integration?: TransportInfo['integration']): ServerOption {
-  return Object.freeze({ [kOption]: true as const, name, apply, ...(integration ? { integration } : {}) });
+function option(name: string, apply: (o: ServerOptions) => void, integration?: OptionTarget, serverOnly = false): ServerOption {
+  return Object.freeze({ [kOption]: true as const, name, apply, ...(integration ? { integration } : {}), ...(serverOnly ? { serverOnly: true as const } : {}) });
 }
 
-function describe(x: unknown): string {
+/** @internal an option accepted by servers and client hooks alike (the tracer options). */
+export function sharedOption(name: string, apply: (o: ServerOptions) => void): ServerOption {
+  return option(name, apply);
+}
+
+export function describe(x: unknown): string {
   return x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x;
 }
 
@@ -101,7 +119,7 @@ export function withProfiler(profiler: Profiler): ServerOption {
   }
   return option('withProfiler', (o) => {
     o.profiler = profiler;
-  });
+  }, undefined, true);
 }
 
 /**
@@ -118,7 +136,7 @@ export function withProfilerTransInfoTagging(fn: TransInfoTagging): ServerOption
   }
   return option('withProfilerTransInfoTagging', (o) => {
     o.transInfoTagging.unshift(fn);
-  });
+  }, undefined, true);
 }
 
 /**
@@ -133,7 +151,7 @@ export function withProfilerMessageTagging(fn: MessageTagging): ServerOption {
   }
   return option('withProfilerMessageTagging', (o) => {
     o.messageTagging.unshift(fn);
-  });
+  }, undefined, true);
 }
 
 /** Where an integration logs its rate-limited warnings (default: reqprof's own pino logger). */
@@ -147,7 +165,7 @@ export function withLogger(logger: Logger): ServerOption {
 }
 
 /** @internal an option only `integration` understands; its value lands in `settings` under `key`. */
-export function integrationOption(integration: TransportInfo['integration'], name: string, key: string, value: unknown): ServerOption {
+export function integrationOption(integration: OptionTarget, name: string, key: string, value: unknown): ServerOption {
   return option(name, (o) => {
     o.settings.set(key, value);
   }, integration);
@@ -156,7 +174,7 @@ export function integrationOption(integration: TransportInfo['integration'], nam
 /** @internal validates and folds a list of options for `integration` (`where` names the call, for errors). */
 export function resolveServerOptions(
   options: readonly unknown[],
-  integration: TransportInfo['integration'],
+  integration: OptionTarget,
   where: string,
 ): ServerOptions {
   const o: ServerOptions = {
@@ -164,17 +182,25 @@ export function resolveServerOptions(
     transInfoTagging: [],
     messageTagging: [],
     logger: undefined,
+    tracers: [],
+    serviceName: undefined,
+    callerHeader: undefined,
     settings: new Map(),
   };
+  const client = integration === 'http-clients' || integration === 'grpc-client';
   options.forEach((opt, i) => {
     if (opt === null || typeof opt !== 'object' || (opt as Partial<ServerOption>)[kOption] !== true) {
       throw optionTypeError(
-        `reqprof: ${where}: argument ${i + 1} must be an option made by withProfiler, withProfilerTransInfoTagging, ` +
-        `withProfilerMessageTagging or another reqprof with... constructor, got ${describe(opt)}`);
+        `reqprof: ${where}: argument ${i + 1} must be an option made by ` +
+        (client ? 'withTracer, withServiceName, withCallerHeader or withLogger' : 'withProfiler, withProfilerTransInfoTagging, withProfilerMessageTagging, withTracer or another reqprof with... constructor') +
+        `, got ${describe(opt)}`);
     }
     const so = opt as ServerOption;
     if (so.integration !== undefined && so.integration !== integration) {
       throw optionTypeError(`reqprof: ${where}: ${so.name}() is an option of reqprof/${so.integration}, not of reqprof/${integration}`);
+    }
+    if (client && so.serverOnly) {
+      throw optionTypeError(`reqprof: ${where}: ${so.name}() is a server option; client hooks accept withTracer, withServiceName, withCallerHeader and withLogger`);
     }
     so.apply(o);
   });

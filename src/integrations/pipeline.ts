@@ -1,14 +1,18 @@
 import { runWithTags } from '../context.js';
 import { getDefaultLogger, type Logger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
+import { countFinishedRequest, enableRequestCounting } from '../request-counter.js';
 import { TagSet, mergePairs, parseTags } from '../tags.js';
+import { TracerChain, newRPCInfo } from '../tracer/chain.js';
+import { splitGrpcMethod } from '../tracer/grpc-status.js';
+import type { CallType, MutableRPCInfo } from '../tracer/types.js';
 import type { MessageTagging, ServerOptions, TaggingResult, TransInfoTagging, TransportInfo } from './options.js';
 
 /**
  * One request as the pipeline sees it, created by `begin()` and handed back to
- * every stage. It is the place per-request facts live (the counterpart of
- * Kitex's RPCInfo): a tracer hook can grow it with times, status and sizes
- * without changing how integrations drive the stages.
+ * every stage and to `finish()`. `rpc` is what tracers see (the counterpart
+ * of Kitex's RPCInfo): integrations fill in status, sizes and times as the
+ * request goes.
  */
 export interface RequestRecord {
   readonly info: TransportInfo;
@@ -16,6 +20,27 @@ export interface RequestRecord {
   transportTags: TagSet | undefined;
   /** Tags the handler runs with: the transport tags plus the message stage's. */
   tags: TagSet | undefined;
+  /** The tracers' record; undefined when the integration has no tracer. */
+  readonly rpc: MutableRPCInfo | undefined;
+  /** Set by `finish()`: a request ends once, whichever event reports it first. */
+  finished: boolean;
+}
+
+/** How a request ended, as the integration observed it. */
+export interface RequestOutcome {
+  /** HTTP status or gRPC code; undefined when none was sent. */
+  status: number | undefined;
+  error?: unknown;
+  aborted?: boolean;
+}
+
+/** What an integration knows about a call beyond its transport info. */
+export interface CallFacts {
+  callType?: CallType;
+  /** Where the request was addressed (Host header, gRPC :authority). */
+  host?: string | undefined;
+  /** HTTP: whether it came over TLS. */
+  scheme?: 'http' | 'https';
 }
 
 type Stage = 'transport' | 'message';
@@ -46,26 +71,120 @@ function then<T, R>(value: T | Promise<T>, next: (v: T) => R): R | Promise<Await
 export class ServerPipeline {
   readonly #o: ServerOptions;
   readonly #faults: RateLimitedLog;
+  readonly #tracers: TracerChain | undefined;
+  /** Tagging (and request counting) runs only with a profiler, as in Kitex. */
+  readonly tagging: boolean;
 
   constructor(options: ServerOptions) {
     this.#o = options;
-    this.#faults = new RateLimitedLog(options.logger ?? lazyDefaultLogger());
+    const logger = options.logger ?? lazyDefaultLogger();
+    this.#faults = new RateLimitedLog(logger);
+    this.tagging = options.profiler !== undefined;
+    this.#tracers = options.tracers.length === 0 ? undefined : new TracerChain(options.tracers, logger, 'tracer');
+    if (this.tagging) enableRequestCounting();
   }
 
-  /** False when there is nothing to do per request (no profiler given): integrations then pass requests through. */
+  /** False when there is nothing to do per request (no profiler, no tracer): integrations then pass requests through. */
   get active(): boolean {
-    return this.#o.profiler !== undefined;
+    return this.tagging || this.#tracers !== undefined;
   }
 
-  /** Starts a request's record. Starts the profiler if it was never started (as a Kitex server does). */
-  begin(info: TransportInfo): RequestRecord {
+  /** Whether the integration has tracers. */
+  get tracing(): boolean {
+    return this.#tracers !== undefined;
+  }
+
+  /**
+   * Starts a request's record and its tracers. Starts the profiler if it was
+   * never started (as a Kitex server does).
+   */
+  begin(info: TransportInfo, facts: CallFacts = {}): RequestRecord {
     const p = this.#o.profiler;
     if (p !== undefined && p.state === 'idle') void p.run();
-    return { info, transportTags: undefined, tags: undefined };
+    const tracers = this.#tracers;
+    const rpc = tracers === undefined ? undefined : this.#newRPCInfo(info, facts);
+    const record: RequestRecord = { info, transportTags: undefined, tags: undefined, rpc, finished: false };
+    if (rpc !== undefined) tracers!.start(rpc);
+    return record;
   }
 
-  /** Transport stage: tags from `record.info`, then `next()` runs with them. */
+  #newRPCInfo(info: TransportInfo, facts: CallFacts): MutableRPCInfo {
+    const grpc = info.protocol === 'grpc';
+    const service = grpc ? splitGrpcMethod(info.path)[0] : undefined;
+    const h = this.#o.callerHeader;
+    const callerValue = h === undefined ? undefined : (info.headers as Record<string, string | string[] | undefined>)[h];
+    const caller = Array.isArray(callerValue) ? callerValue[0] : callerValue;
+    const rpc = newRPCInfo({
+      side: 'server',
+      protocol: info.protocol,
+      integration: info.integration,
+      service,
+      method: grpc ? info.path : (info.route ?? info.path),
+      route: info.route,
+      httpMethod: grpc ? 'POST' : info.method,
+      path: info.path,
+      callType: facts.callType ?? 'unary',
+      caller: caller === '' ? undefined : caller,
+      callee: this.#o.serviceName ?? service,
+      host: facts.host,
+      scheme: grpc ? undefined : (facts.scheme ?? 'http'),
+    });
+    if (!grpc) rpc.messagesReceived = 1;
+    return rpc;
+  }
+
+  /** The route template became known after `begin` (Express, Koa): tracers see it at `finish`. */
+  setRoute(record: RequestRecord, route: string | undefined): void {
+    const rpc = record.rpc;
+    if (rpc === undefined || route === undefined || route === '') return;
+    rpc.route = route;
+    rpc.method = route;
+  }
+
+  /** A gRPC message went in or out. */
+  message(record: RequestRecord, direction: 'sent' | 'received', bytes: number | undefined): void {
+    const rpc = record.rpc;
+    if (rpc === undefined || record.finished) return;
+    if (direction === 'sent') {
+      rpc.messagesSent++;
+      if (bytes !== undefined) rpc.bytesSent = (rpc.bytesSent ?? 0) + bytes;
+    } else {
+      rpc.messagesReceived++;
+      if (bytes !== undefined) rpc.bytesReceived = (rpc.bytesReceived ?? 0) + bytes;
+    }
+    if (this.#tracers!.wantsMessages) this.#tracers!.message(rpc, direction);
+  }
+
+  /**
+   * Ends a request once (later calls are ignored): counts it under the tags it
+   * ended with (when profiling), then runs the tracers' `finish`, in reverse
+   * order, with the request's tags.
+   */
+  finish(record: RequestRecord, outcome: RequestOutcome): void {
+    if (record.finished) return;
+    record.finished = true;
+    if (this.tagging) countFinishedRequest(record.tags);
+    const rpc = record.rpc;
+    if (rpc === undefined) return;
+    rpc.endTime = process.hrtime.bigint();
+    rpc.status = outcome.status;
+    if (outcome.aborted) rpc.aborted = true;
+    if (outcome.error !== undefined && rpc.error === undefined) rpc.error = outcome.error;
+    rpc.transportTags = record.transportTags;
+    rpc.tags = record.tags;
+    if (this.tagging) runWithTags(record.tags, () => this.#tracers!.finish(rpc));
+    else this.#tracers!.finish(rpc);
+  }
+
+  /** Remembers why a request failed (a handler that threw), for the tracers' `finish`. */
+  failed(record: RequestRecord, err: unknown): void {
+    const rpc = record.rpc;
+    if (rpc !== undefined && rpc.error === undefined && !record.finished) rpc.error = err;
+  }
+
+  /** Transport stage: tags from `record.info`, then `next()` runs with them (without a profiler: just `next()`). */
   transportStage<R>(record: RequestRecord, next: () => R): R | Promise<Awaited<R>> {
+    if (!this.tagging) return next();
     const fns = this.#o.transInfoTagging;
     // The functions run untagged, as the request has no tags yet (whatever the connection's context holds).
     const added = fns.length === 0 ? EMPTY
@@ -85,6 +204,7 @@ export class ServerPipeline {
    * of this one message) carries this message's tags.
    */
   messageStage<R>(record: RequestRecord, message: unknown, next: () => R, perMessage = false): R | Promise<Awaited<R>> {
+    if (!this.tagging) return next();
     const fns = this.#o.messageTagging;
     // The functions run with the transport tags, as decoding did (Kitex runs them before the message tags apply).
     const added = fns.length === 0 ? EMPTY
@@ -99,6 +219,7 @@ export class ServerPipeline {
 
   /** Runs `fn` with the request's tags: for callbacks a framework delivers outside the request's own context. */
   run<R>(record: RequestRecord, fn: () => R, stage: 'transport' | 'handler' = 'handler'): R {
+    if (!this.tagging) return fn();
     return runWithTags(stage === 'transport' ? record.transportTags : record.tags, fn);
   }
 

@@ -10,13 +10,35 @@ function record(p: TagsProfile) {
     percent: Math.round(p.percent * 10_000) / 100,
     cpuMs: Math.round(p.value / 1e4) / 100,
     samples: p.samples,
+    // Only where a server integration counts finished requests: CPU per request.
+    ...(p.requests !== undefined ? {
+      requests: p.requests,
+      ...(p.requests > 0 ? { cpuMsPerRequest: Math.round(p.value / p.requests / 1e4) / 100 } : {}),
+    } : {}),
+    // Only with the profiler's `topFunctions` option: where the tag set's CPU goes.
+    ...(p.topFunctions && p.topFunctions.length > 0 ? {
+      topFunctions: p.topFunctions.map((f) => ({ name: f.name, file: f.file, line: f.line, percent: Math.round(f.percent * 10_000) / 100 })),
+    } : {}),
   };
+}
+
+/** `, 30 requests, 1.25 ms CPU/request` or '' when requests are not counted. */
+function requestsSuffix(r: ReturnType<typeof record>): string {
+  if (r.requests === undefined) return '';
+  return `, ${r.requests} requests${r.cpuMsPerRequest !== undefined ? `, ${r.cpuMsPerRequest} ms CPU/request` : ''}`;
+}
+
+/** ` top: renderInvoice (src/invoice.ts:10) 62.1%, ...` or '' when there are no top functions. */
+function topSuffix(r: ReturnType<typeof record>): string {
+  if (!r.topFunctions) return '';
+  return ' top: ' + r.topFunctions.map((f) => `${f.name}${f.file ? ` (${f.file}${f.line ? `:${f.line}` : ''})` : ''} ${f.percent.toFixed(1)}%`).join(', ');
 }
 
 /**
  * A processor that writes each window to `logger` as structured records: one
- * summary record, then one record per tag set (key, percent, CPU ms, samples),
- * largest first.
+ * summary record, then one record per tag set (key, percent, CPU ms, samples,
+ * and requests with the CPU per request where a server integration counts
+ * them), largest first.
  */
 export function createLogProcessor(logger: Logger): Processor {
   if (logger === null || typeof logger !== 'object' || typeof logger.info !== 'function') {
@@ -36,7 +58,7 @@ export function createLogProcessor(logger: Logger): Processor {
     }, `reqprof: collected ${profiles.length} tag sets`);
     for (const p of profiles) {
       const r = record(p);
-      logger.info({ reqprof: 'tags', ...r }, `reqprof: ${r.key}: ${r.percent.toFixed(2)}% (${r.cpuMs} ms CPU, ${r.samples} samples)`);
+      logger.info({ reqprof: 'tags', ...r }, `reqprof: ${r.key}: ${r.percent.toFixed(2)}% (${r.cpuMs} ms CPU, ${r.samples} samples${requestsSuffix(r)})${topSuffix(r)}`);
     }
   };
 }

@@ -47,6 +47,7 @@ export function otelInstrumentNames(namespace = 'reqprof') {
     cpuShare: `${namespace}.cpu.share`,
     samples: `${namespace}.cpu.samples`,
     windows: `${namespace}.windows`,
+    requests: `${namespace}.requests`,
   };
 }
 
@@ -59,7 +60,9 @@ export function otelInstrumentNames(namespace = 'reqprof') {
  *   process's sampled CPU in the last window. A tag set absent from the last
  *   window is observed as 0 until the next window, then no longer observed;
  * - `reqprof.cpu.samples` Counter, unit `{sample}`: samples behind the figures;
- * - `reqprof.windows` Counter, unit `{window}`: profiling windows delivered.
+ * - `reqprof.windows` Counter, unit `{window}`: profiling windows delivered;
+ * - `reqprof.requests` Counter, unit `{request}`: requests finished per tag
+ *   set, counted by the server integrations (CPU time / requests = CPU per request).
  *
  * Untagged CPU has no attributes. Attribute values are capped in number
  * (`maxValuesPerAttribute`, `maxAttributeSets`) so that a tag carrying user
@@ -97,6 +100,10 @@ export function otelProcessor(options: OtelProcessorOptions): Processor {
   const windows = meter.createCounter(names.windows, {
     unit: '{window}',
     description: 'Profiling windows delivered to the reqprof OpenTelemetry processor.',
+  });
+  const requests = meter.createCounter(names.requests, {
+    unit: '{request}',
+    description: 'Requests finished per request tag set, counted by reqprof\'s server integrations.',
   });
   const cpuShare = meter.createObservableGauge(names.cpuShare, {
     unit: '1',
@@ -136,6 +143,7 @@ export function otelProcessor(options: OtelProcessorOptions): Processor {
       const id = JSON.stringify(Object.entries(attributes).sort());
       cpuTime.add(p.value / 1e9, attributes);
       samples.add(p.samples, attributes);
+      if (p.requests) requests.add(p.requests, attributes);
       const s = next.get(id);
       if (s === undefined) next.set(id, { attributes, share: p.percent });
       else s.share += p.percent;
@@ -149,3 +157,5 @@ export function otelProcessor(options: OtelProcessorOptions): Processor {
     windows.add(window.windows);
   };
 }
+
+export { otelTracer, HTTP_DURATION_BUCKETS_S, OTEL_TRACER_INSTRUMENTS, type OtelTracerOptions } from './otel-tracer.js';

@@ -46,6 +46,7 @@ export function prometheusMetricNames(prefix = 'reqprof_') {
     cpuShare: `${prefix}cpu_share_ratio`,
     samples: `${prefix}samples_total`,
     windows: `${prefix}windows_total`,
+    requests: `${prefix}requests_total`,
   };
 }
 
@@ -60,7 +61,11 @@ export function prometheusMetricNames(prefix = 'reqprof_') {
  *   process's sampled CPU in the last window. Combinations absent from the last
  *   window are removed, so a stale share never lingers;
  * - `reqprof_samples_total{<labels>}` counter: samples behind the figures;
- * - `reqprof_windows_total` counter: profiling windows delivered.
+ * - `reqprof_windows_total` counter: profiling windows delivered;
+ * - `reqprof_requests_total{<labels>}` counter: requests that finished with
+ *   each label combination, counted by the server integrations (`withProfiler`),
+ *   so `rate(reqprof_cpu_seconds_total[5m]) / rate(reqprof_requests_total[5m])`
+ *   is the CPU seconds per request.
  *
  * Untagged CPU has every label `""`; the profiler's own overflow tag set
  * (`maxTagSets`) has every label set to `overflowValue`. Label values are
@@ -114,6 +119,12 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
     help: 'Profiling windows delivered to the reqprof Prometheus processor.',
     registers,
   });
+  const requests = new Counter({
+    name: names.requests,
+    help: 'Requests finished per request tag set, counted by reqprof\'s server integrations (divide CPU seconds by it for the CPU per request).',
+    labelNames,
+    registers,
+  });
 
   const overflowValues = labelNames.map(() => limits.overflowValue);
   const labelsOf = (p: TagsProfile): Record<string, string> => {
@@ -125,16 +136,17 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
 
   return function prometheusProcessor(profiles: TagsProfile[], window: WindowInfo): void {
     // Tag sets that map to the same labels (undeclared keys, capped values) are summed first.
-    const series = new Map<string, { labels: Record<string, string>; value: number; percent: number; samples: number }>();
+    const series = new Map<string, { labels: Record<string, string>; value: number; percent: number; samples: number; requests: number }>();
     for (const p of profiles) {
       const labels = labelsOf(p);
       const id = JSON.stringify(labels);
       const s = series.get(id);
-      if (s === undefined) series.set(id, { labels, value: p.value, percent: p.percent, samples: p.samples });
+      if (s === undefined) series.set(id, { labels, value: p.value, percent: p.percent, samples: p.samples, requests: p.requests ?? 0 });
       else {
         s.value += p.value;
         s.percent += p.percent;
         s.samples += p.samples;
+        s.requests += p.requests ?? 0;
       }
     }
     // reset() and the sets below run in one synchronous turn: no scrape sees the gauge half-updated.
@@ -143,6 +155,7 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
       cpuSeconds.inc(s.labels, s.value / 1e9);
       samples.inc(s.labels, s.samples);
       cpuShare.set(s.labels, s.percent);
+      if (s.requests > 0) requests.inc(s.labels, s.requests);
     }
     windows.inc(window.windows);
   };
@@ -156,3 +169,12 @@ function resolveRegistry(r: unknown): Registry {
   }
   return reg;
 }
+
+export {
+  prometheusTracer,
+  KITEX_LATENCY_BUCKETS_US,
+  PROMETHEUS_DEFAULT_BUCKETS,
+  PROMETHEUS_TRACER_METRICS,
+  UNKNOWN_LABEL_VALUE,
+  type PrometheusTracerOptions,
+} from './prometheus-tracer.js';
