@@ -75,7 +75,7 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
       nonJsThreadsCpu: raw.nonJsThreadsCpuNanos * scale,
       samples: raw.samples,
       windows: 1,
-      overflowTagSets,
+      overflowTagSets: overflowTagSets + (raw.overflowedContexts ?? 0),
       reason,
       mode: s.mode,
       ...(raw.profile ? { profiles: [raw.profile] } : {}),

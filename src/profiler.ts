@@ -168,7 +168,7 @@ export class Profiler {
     // Synchronous up to the first window's start (unless source maps must load
     // first): after `void profiler.run()` the sampler is already on.
     try {
-      this.#engine = createEngine(o.engine, o.samplingIntervalMicros);
+      this.#engine = createEngine(o.engine, o.samplingIntervalMicros, o.maxTagSets);
     } catch (err) {
       this.#state = 'stopped';
       throw err;

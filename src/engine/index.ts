@@ -12,7 +12,7 @@ export type EngineChoice = EngineMode | 'auto';
  * Loads the addon and picks the path: CPED where AsyncContextFrame is really
  * active (asked of the addon), the async_hooks bridge elsewhere.
  */
-export function createEngine(choice: EngineChoice, samplingIntervalMicros: number): SamplerEngine {
+export function createEngine(choice: EngineChoice, samplingIntervalMicros: number, maxTagSets: number): SamplerEngine {
   loadPprof();
   const cped = asyncContextFrameActive();
   if (choice === 'cped' && !cped) {
@@ -20,6 +20,6 @@ export function createEngine(choice: EngineChoice, samplingIntervalMicros: numbe
       `reqprof: option "engine" is "cped" but AsyncContextFrame is not active on Node ${process.version}; ` +
       'use Node >= 24 (without --no-async-context-frame), Node 22 with --experimental-async-context-frame, or engine "auto".');
   }
-  if (choice === 'cped' || (choice === 'auto' && cped)) return new CpedEngine(samplingIntervalMicros);
+  if (choice === 'cped' || (choice === 'auto' && cped)) return new CpedEngine(samplingIntervalMicros, maxTagSets);
   return new HooksEngine(samplingIntervalMicros);
 }

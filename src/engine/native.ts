@@ -152,8 +152,8 @@ export function nonJsThreadsFunctionName(): string {
   return nonJsThreadsName;
 }
 
-/** Serializes a raw profile into a pprof-format `Profile`, labels from `labelsOf`. */
+/** Serializes a raw profile into a pprof-format `Profile`, labels from `labelsOf(sample entry)`. */
 export function serializeProfile(prof: RawTimeProfile, intervalMicros: number, sourceMapper: unknown,
-  labelsOf: (context: unknown) => Record<string, string>): unknown {
-  return serialize!(prof, intervalMicros, sourceMapper, true, ({ context }) => (context === undefined ? {} : labelsOf(context.context)));
+  labelsOf: (entry: { context?: unknown }) => Record<string, string>): unknown {
+  return serialize!(prof, intervalMicros, sourceMapper, true, ({ context }) => (context === undefined ? {} : labelsOf(context)));
 }

@@ -51,6 +51,10 @@ export abstract class SamplerBase implements SamplerEngine {
   protected onStarted(): void {}
   /** Path-specific teardown each time sampling stops. */
   protected onStopping(): void {}
+  /** Called at each window end; returns how many contexts were folded into the overflow tag set. */
+  protected onWindow(): number {
+    return 0;
+  }
 
   start(maxWindowMillis: number, sourceMapper?: unknown): void {
     if (this.#started) return;
@@ -117,10 +121,13 @@ export abstract class SamplerBase implements SamplerEngine {
       }
     }
     this.#windowStart = end;
-    const window = this.#sum(raw, wants.functions);
+    const overflowedContexts = this.onWindow();
+    const idleTags = wants.profile ? new Map<object, TagSet | undefined>() : undefined;
+    const window = this.#sum(raw, wants.functions, idleTags);
+    window.overflowedContexts = overflowedContexts;
     window.start = start;
     window.end = end;
-    if (wants.profile) window.profile = this.#serialize(raw);
+    if (wants.profile) window.profile = this.#serialize(raw, start, idleTags!);
     return window;
   }
 
@@ -133,7 +140,7 @@ export abstract class SamplerBase implements SamplerEngine {
    * it in time, instead of to the untagged group, where it would be lost to
    * the request that used it (up to half a sampling period per burst of work).
    */
-  #sum(raw: RawTimeProfile, functions: boolean): RawWindow {
+  #sum(raw: RawTimeProfile, functions: boolean, idleTags: Map<object, TagSet | undefined> | undefined): RawWindow {
     const totals = new Map<TagSet | undefined, TagSetTotals>();
     let samples = 0;
     const add = (tags: TagSet | undefined, cpu: number, node: RawNode | undefined): void => {
@@ -148,7 +155,7 @@ export abstract class SamplerBase implements SamplerEngine {
     };
     // Timestamps of attributed samples, to hand idle tails to their predecessor.
     const timeline: Array<{ ts: bigint; tags: TagSet | undefined; node: RawNode }> = [];
-    const idle: Array<{ ts: bigint; cpu: number }> = [];
+    const idle: Array<{ ts: bigint; cpu: number; entry: object }> = [];
     const stack: RawNode[] = [];
     for (const child of raw.topDownRoot.children) {
       // As the pprof serializer does: (program) samples are dropped (their CPU carries to the next sample).
@@ -163,7 +170,7 @@ export abstract class SamplerBase implements SamplerEngine {
           const c = contexts[i]!;
           samples++;
           if (isIdle && c.context === undefined && c.timestamp !== undefined) {
-            idle.push({ ts: c.timestamp, cpu: c.cpuTime ?? 0 });
+            idle.push({ ts: c.timestamp, cpu: c.cpuTime ?? 0, entry: c });
             continue;
           }
           const tags = this.resolve(c.context);
@@ -183,15 +190,17 @@ export abstract class SamplerBase implements SamplerEngine {
         while (j + 1 < timeline.length && timeline[j + 1]!.ts <= s.ts) j++;
         const before = j >= 0 ? timeline[j] : undefined;
         add(before?.tags, s.cpu, before?.node);
+        // The pprof profile labels the idle sample the same way, so its totals match.
+        idleTags?.set(s.entry, before?.tags);
       }
     }
     return { start: 0, end: 0, totals, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, samples };
   }
 
-  #serialize(raw: RawTimeProfile): Profile {
+  #serialize(raw: RawTimeProfile, startMs: number, idleTags: Map<object, TagSet | undefined>): Profile {
     const labels = new Map<TagSet, Record<string, string>>();
-    return serializeProfile(raw, this.#samplingIntervalMicros, this.#sourceMapper, (context) => {
-      const tags = this.resolve(context);
+    const profile = serializeProfile(raw, this.#samplingIntervalMicros, this.#sourceMapper, (entry) => {
+      const tags = idleTags.has(entry) ? idleTags.get(entry) : this.resolve(entry.context);
       if (tags === undefined) return EMPTY_LABELS;
       let l = labels.get(tags);
       if (l === undefined) {
@@ -200,6 +209,9 @@ export abstract class SamplerBase implements SamplerEngine {
       }
       return l;
     }) as Profile;
+    // The serializer stamps the time of serialization; a profile's time is when it started.
+    profile.timeNanos = BigInt(startMs) * 1_000_000n;
+    return profile;
   }
 
   abort(): void {

@@ -44,6 +44,8 @@ export interface RawWindow {
   samples: number;
   /** The labelled pprof profile, when `CollectWants.profile`. */
   profile?: Profile;
+  /** Tagged contexts the engine itself folded into the overflow tag set (past `maxTagSets`). */
+  overflowedContexts?: number;
   /** Requests finished per tag set since the previous window, when integrations count them. */
   requests?: RequestCounts;
 }
