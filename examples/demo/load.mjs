@@ -24,7 +24,7 @@ process.on('disconnect', () => { stopped = true; });
 
 function one() {
   return new Promise((resolve) => {
-    const body = JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ sku: `sku-${i}`, qty: i % 3 + 1 })) });
+    const body = JSON.stringify({ items: Array.from({ length: 1 + Math.floor(Math.random() * 20) }, (_, i) => ({ sku: `sku-${i}`, qty: i % 3 + 1 })) });
     const req = http.request({
       host: '127.0.0.1', port, agent, method: 'POST', path: pick(routes),
       headers: { 'content-type': 'application/json', 'x-tenant': pick(tenants), 'content-length': Buffer.byteLength(body) },

@@ -241,6 +241,9 @@ export const CLIENT_SCRIPT = String.raw`
   function renderTable() {
     var l = data.latest, body = $('rows');
     body.textContent = '';
+    // Request columns only when an integration counts requests.
+    var counted = l.rows.some(function (r) { return r.requests !== undefined; });
+    document.body.classList.toggle('no-requests', !counted);
     l.rows.forEach(function (r) {
       var tr = el('tr');
       tr.setAttribute('data-key', r.key);
@@ -261,6 +264,8 @@ export const CLIENT_SCRIPT = String.raw`
       tr.appendChild(el('td', 'num', '± ' + (r.error * 100).toFixed(1) + ' pt'));
       tr.appendChild(el('td', 'num', fmtMs(r.cpuMs)));
       tr.appendChild(el('td', 'num', fmtInt(r.samples)));
+      tr.appendChild(el('td', 'num req', r.requests === undefined ? '–' : fmtInt(r.requests)));
+      tr.appendChild(el('td', 'num req', r.requests ? fmtMs(r.cpuPerRequestMs) : '–'));
       var c6 = el('td', 'hot');
       r.hot.slice(0, 3).forEach(function (f) {
         var d = el('div');
@@ -287,12 +292,14 @@ export const CLIENT_SCRIPT = String.raw`
       tr.appendChild(el('td'));
       tr.appendChild(el('td', 'num', fmtMs(l.more.cpuMs)));
       tr.appendChild(el('td', 'num', fmtInt(l.more.samples)));
+      tr.appendChild(el('td', 'num req'));
+      tr.appendChild(el('td', 'num req'));
       tr.appendChild(el('td'));
       body.appendChild(tr);
     }
     if (l.rows.length === 0) {
       var e = el('tr'), td = el('td', 'empty', 'No CPU recorded in the latest window.');
-      td.colSpan = 6;
+      td.colSpan = 8;
       e.appendChild(td);
       body.appendChild(e);
     }

@@ -22,6 +22,9 @@ export interface Row {
   error: number;
   cpuMs: number;
   samples: number;
+  /** Finished requests with this tag set and CPU ms per request, when an integration counts requests. */
+  requests?: number;
+  cpuPerRequestMs?: number;
   /** Functions with the most self CPU within the tag set. */
   hot: Array<{ name: string; file: string; line: number; percent: number }>;
 }
@@ -155,6 +158,7 @@ export function latestWindow(profiles: TagsProfile[], window: WindowInfo, limits
     error: n > 0 ? round4(1.96 * Math.sqrt((p.percent * (1 - p.percent)) / n)) : 0,
     cpuMs: ms(p.value),
     samples: p.samples,
+    ...(p.requests !== undefined ? { requests: p.requests, cpuPerRequestMs: p.requests > 0 ? round4(ms(p.value) / p.requests) : 0 } : {}),
     hot: p.topFunctions ? fromTopFunctions(p.topFunctions, limits.hotFunctions) : hotFromFlame.get(p.key) ?? [],
   }));
   const rest = profiles.slice(limits.maxTagSets);

@@ -51,7 +51,7 @@ export function renderReportPage(model: ReportModel): string {
 <h2>Latest window<span class="sub">CPU per tag set, largest first</span></h2>
 <div class="table-wrap">
 <table id="table">
-<thead><tr><th>Tag set</th><th>CPU share</th><th class="num">± 95%</th><th class="num">CPU</th><th class="num">Samples</th><th>Hottest functions</th></tr></thead>
+<thead><tr><th>Tag set</th><th>CPU share</th><th class="num">± 95%</th><th class="num">CPU</th><th class="num">Samples</th><th class="num req">Requests</th><th class="num req">CPU / request</th><th>Hottest functions</th></tr></thead>
 <tbody id="rows"></tbody>
 </table>
 </div>

@@ -102,4 +102,6 @@ tr.more td { color: var(--muted); font-style: italic; }
 .tip .m { color: #b9c0cf; font-family: var(--mono); font-size: 11.5px; word-break: break-all; }
 .tip table td { border: 0; padding: 1px 8px 1px 0; color: inherit; }
 .tip .swatch { margin-right: 4px; }
+
+body.no-requests .req { display: none; }
 `;
