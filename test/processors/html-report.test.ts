@@ -171,7 +171,7 @@ describe('the HTML report in a real browser (Chromium)', () => {
       const cells = await first.locator('td').allTextContents();
       assert.match(cells[1]!, /^\d+\.\d%$/);
       assert.match(cells[2]!, /^± \d+\.\d pt$/);
-      assert.match(cells[5]!, /^renderInvoice /);
+      assert.match(cells[7]!, /^renderInvoice /); // after samples, requests and CPU per request (hidden when not counted)
       // The flame graph opens on the heaviest tag set.
       assert.equal(await page.locator('#flame-select').inputValue(), HEAVY);
       await page.locator('#flame .fr[data-name="renderInvoice"]').first().waitFor();
