@@ -1,0 +1,204 @@
+// Window-end stall child. argv: variant hz windowMs
+//   raw              @datadog/pprof time.start / time.stop(true) (same start options as reqprof), no labels
+//   reqprof          reqprof, one processor that reads the per-tag totals
+//   reqprof-profile  reqprof, one processor with needs: { profile: true }
+//   reqprof-top5     reqprof with topFunctions: 5
+// Measures the longest event-loop delay around the window rollover
+// (perf_hooks.monitorEventLoopDelay) next to the same measure mid-window, and
+// times the rollover from the native stop to the processor (wall and CPU),
+// with the native stop and any pprof serialization inside it.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sendReady, serve } from '../lib/harness.mjs';
+import { drive } from './workload.mjs';
+
+const [variant = 'reqprof', hzArg = '100', windowArg = '30000'] = process.argv.slice(2);
+const HZ = Number(hzArg);
+const WINDOW_MS = Number(windowArg);
+const INTERVAL_MICROS = Math.round(1e6 / HZ);
+
+// Instrument the sampler before reqprof loads it (same module instances: both
+// resolve node_modules/@datadog/pprof from the repository root). The addon's
+// TimeProfiler class is what both the package's `time` API and reqprof's engine
+// drive, so wrapping its prototype times the native stop whoever calls it;
+// serializeTimeProfile is the JS that turns the V8 profile into a pprof Profile.
+const require = createRequire(import.meta.url);
+const pprof = require('@datadog/pprof');
+const { TimeProfiler } = require('@datadog/pprof/out/src/time-profiler-bindings.js');
+const serializer = require('@datadog/pprof/out/src/profile-serializer.js');
+const events = { starts: [], stops: [] };
+let serializeMs = 0;
+const origSerialize = serializer.serializeTimeProfile;
+serializer.serializeTimeProfile = function timedSerialize(...args) {
+  const t0 = performance.now();
+  try {
+    return origSerialize.apply(this, args);
+  } finally {
+    serializeMs += performance.now() - t0;
+  }
+};
+const origStop = TimeProfiler.prototype.stop;
+TimeProfiler.prototype.stop = function timedStop(...args) {
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    return origStop.apply(this, args);
+  } finally {
+    const c = process.cpuUsage(cpu);
+    events.stops.push({ at: t0, cpu, nativeMs: performance.now() - t0, nativeCpuMs: (c.user + c.system) / 1000 });
+    serializeMs = 0;
+  }
+};
+const origStart = TimeProfiler.prototype.start;
+TimeProfiler.prototype.start = function timedStart(...args) {
+  events.starts.push(performance.now());
+  return origStart.apply(this, args);
+};
+
+/** When a window's data reached its consumer: wall time and CPU since the native stop began. */
+function arrival(stop) {
+  const c = process.cpuUsage(stop.cpu);
+  return { wallMs: performance.now() - stop.at, cpuMs: (c.user + c.system) / 1000, serializeMs };
+}
+
+/** Distinct stacks and samples in a pprof profile. */
+function stackStats(profile) {
+  const stacks = new Set();
+  for (const s of profile.sample) stacks.add(s.locationId.join(','));
+  return { distinctStacks: stacks.size, profileSamples: profile.sample.length, locations: profile.location.length };
+}
+
+// --------------------------------------------------------------- variants
+
+let wrap = (_t, fn) => fn();
+let startSession;
+let delivered;
+let onDelivered;
+const newDelivered = () => { delivered = new Promise((r) => (onDelivered = r)); };
+let extra = {};
+
+if (variant === 'raw') {
+  let timer;
+  startSession = (windowMs) => {
+    newDelivered();
+    pprof.time.start({
+      intervalMicros: INTERVAL_MICROS,
+      durationMillis: Math.ceil(windowMs * 1.5 + 2000),
+      withContexts: true,
+      collectCpuTime: true,
+      lineNumbers: false,
+    });
+    timer = setTimeout(() => {
+      const profile = pprof.time.stop(true);
+      const a = arrival(events.stops[events.stops.length - 1]);
+      extra = stackStats(profile);
+      onDelivered(a);
+    }, windowMs);
+    return async () => {
+      clearTimeout(timer);
+      if (pprof.time.isStarted()) pprof.time.stop(false);
+    };
+  };
+} else {
+  const { newProfiler, tag } = await import('reqprof');
+  wrap = (tags, fn) => tag(tags, fn);
+  let processor;
+  let options = {};
+  if (variant === 'reqprof') {
+    processor = (profiles) => { const a = arrival(events.stops[events.stops.length - 1]); extra = { tagSets: profiles.length }; onDelivered(a); };
+  } else if (variant === 'reqprof-profile') {
+    processor = Object.assign((profiles, window) => {
+      const a = arrival(events.stops[events.stops.length - 1]);
+      extra = { tagSets: profiles.length, ...stackStats(window.profiles[0]) };
+      onDelivered(a);
+    }, { needs: { profile: true } });
+  } else if (variant === 'reqprof-top5') {
+    options = { topFunctions: 5 };
+    processor = (profiles) => { const a = arrival(events.stops[events.stops.length - 1]); extra = { tagSets: profiles.length, top: profiles[0]?.topFunctions?.length }; onDelivered(a); };
+  } else {
+    throw new Error(`unknown variant ${variant}`);
+  }
+  startSession = (windowMs) => {
+    newDelivered();
+    const profiler = newProfiler(processor, 0, windowMs, { samplingIntervalMicros: INTERVAL_MICROS, ...options });
+    void profiler.run();
+    return () => profiler.stop();
+  };
+}
+
+function elu(a) {
+  return performance.eventLoopUtilization(a);
+}
+
+async function measure() {
+  const load = drive({ wrap });
+  // Warm-up: the workload, the sampler and the window-end code paths all get compiled once.
+  const stopWarm = startSession(1000);
+  await delivered;
+  await new Promise((r) => setTimeout(r, 500));
+  await stopWarm();
+
+  const requests0 = load.requests();
+  const elu0 = elu();
+  const startsBefore = events.starts.length;
+  const stopSession = startSession(WINDOW_MS);
+  while (events.starts.length === startsBefore) await new Promise((r) => setTimeout(r, 1));
+  const t0 = events.starts[events.starts.length - 1];
+  const stopsBefore = events.stops.length;
+  const at = (ms) => new Promise((r) => setTimeout(r, Math.max(0, t0 + ms - performance.now())));
+
+  // The same measure mid-window, for the noise floor.
+  await at(WINDOW_MS / 2);
+  const base = monitorEventLoopDelay({ resolution: 1 });
+  base.enable();
+  await at(WINDOW_MS / 2 + 1500);
+  base.disable();
+
+  await at(WINDOW_MS - 1000);
+  const roll = monitorEventLoopDelay({ resolution: 1 });
+  roll.enable();
+  // BENCH_STALL_CPU_PROFILE=<file>: V8's CPU profile (inspector, 50 µs) of the last second before the rollover and the rollover itself.
+  const profileFile = process.env.BENCH_STALL_CPU_PROFILE;
+  let session;
+  const post = (m, p) => new Promise((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))));
+  if (profileFile) {
+    session = new Session();
+    session.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 50 });
+    await post('Profiler.start');
+  }
+  const arrived = await delivered;
+  if (profileFile) {
+    const { profile } = await post('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(profile));
+    session.disconnect();
+  }
+  const seen = extra;
+  await new Promise((r) => setTimeout(r, 500));
+  roll.disable();
+  const windowElu = elu(elu0).utilization;
+  const requests = load.requests() - requests0;
+  const stop = events.stops[stopsBefore];
+  if (events.stops.length !== stopsBefore + 1) throw new Error(`expected one native stop at the rollover, saw ${events.stops.length - stopsBefore}`);
+  await stopSession();
+  await load.stop();
+  return {
+    stallMs: roll.max / 1e6,
+    baselineMs: base.max / 1e6,
+    nativeMs: stop.nativeMs,
+    nativeCpuMs: stop.nativeCpuMs,
+    serializeMs: arrived.serializeMs,
+    // From the start of the native stop to the processor being called (raw: time.stop returned).
+    rolloverMs: arrived.wallMs,
+    rolloverCpuMs: arrived.cpuMs,
+    elu: windowElu,
+    requestsPerSecond: requests / ((performance.now() - t0) / 1000),
+    ...seen,
+  };
+}
+
+serve({ measure });
+sendReady({ node: process.version });
