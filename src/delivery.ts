@@ -12,6 +12,8 @@ export class Delivery {
   readonly #processor: Processor;
   readonly #faults: RateLimitedLog;
   #pending: WindowData | undefined;
+  /** Whether #pending is this delivery's own copy (merging into a shared window would change other processors' data). */
+  #pendingOwned = false;
   #running: Promise<void> | undefined;
   #idleWaiters: Array<() => void> = [];
 
@@ -28,9 +30,14 @@ export class Delivery {
     return this.#running !== undefined;
   }
 
-  /** Queues `data` (merged with anything still pending) and starts delivering if idle. */
+  /**
+   * Queues `data` (merged with anything still pending) and starts delivering if
+   * idle. The window is shared with the other processors' deliveries, and only
+   * copied when a busy processor makes a merge necessary: most windows are
+   * delivered as they are, without a copy at window end.
+   */
   push(data: WindowData): void {
-    this.#pending = this.#pending === undefined ? cloneWindowData(data) : mergeWindowData(this.#pending, data);
+    this.#pending = this.#merge(data);
     // Deferred to a microtask: #drain may finish synchronously (a processor that
     // throws at once), and must not clear #running before it was even set.
     if (this.#running === undefined) this.#running = Promise.resolve().then(() => this.#drain());
@@ -38,7 +45,7 @@ export class Delivery {
 
   /** Delivers what is pending synchronously, ignoring any promise the processor returns (process exit). */
   pushSync(data: WindowData): void {
-    const pending = this.#pending === undefined ? cloneWindowData(data) : mergeWindowData(this.#pending, data);
+    const pending = this.#merge(data);
     this.#pending = undefined;
     const { profiles, window } = toProfiles(pending, this.#topFunctions);
     try {
@@ -47,6 +54,18 @@ export class Delivery {
     } catch (err) {
       this.#fault(err);
     }
+  }
+
+  #merge(data: WindowData): WindowData {
+    if (this.#pending === undefined) {
+      this.#pendingOwned = false;
+      return data;
+    }
+    if (!this.#pendingOwned) {
+      this.#pending = cloneWindowData(this.#pending);
+      this.#pendingOwned = true;
+    }
+    return mergeWindowData(this.#pending, data);
   }
 
   /** Resolves when nothing is pending or running. */

@@ -63,7 +63,12 @@ export interface WindowInfo {
   samples: number;
   /** How many sampler windows this delivery holds (> 1 when windows were merged while a processor was busy). */
   windows: number;
-  /** Distinct tag sets folded into the overflow tag set because of `maxTagSets`. */
+  /**
+   * How much was folded into the overflow tag set because of `maxTagSets`: tag
+   * sets folded at aggregation, plus, on the CPED path, tagged contexts that
+   * were refused a native holder because the window's cap was reached (the CPED
+   * engine caps holders per window: they are costly to create and collect).
+   */
   overflowTagSets: number;
   /** Why the (last) window ended. */
   reason: WindowEndReason;

@@ -154,8 +154,12 @@ export abstract class SamplerBase implements SamplerEngine {
       if (functions && node !== undefined) addFunction(t, node, cpu);
     };
     // Timestamps of attributed samples, to hand idle tails to their predecessor.
-    const timeline: Array<{ ts: bigint; tags: TagSet | undefined; node: RawNode }> = [];
-    const idle: Array<{ ts: bigint; cpu: number; entry: object }> = [];
+    // Plain numbers in parallel arrays: this runs per sample at window end, on
+    // the event loop (nanosecond timestamps lose only sub-microsecond precision).
+    const times: number[] = [];
+    const timeTags: Array<TagSet | undefined> = [];
+    const timeNodes: RawNode[] = [];
+    const idle: Array<{ ts: number; cpu: number; entry: object }> = [];
     const stack: RawNode[] = [];
     for (const child of raw.topDownRoot.children) {
       // As the pprof serializer does: (program) samples are dropped (their CPU carries to the next sample).
@@ -170,28 +174,34 @@ export abstract class SamplerBase implements SamplerEngine {
           const c = contexts[i]!;
           samples++;
           if (isIdle && c.context === undefined && c.timestamp !== undefined) {
-            idle.push({ ts: c.timestamp, cpu: c.cpuTime ?? 0, entry: c });
+            idle.push({ ts: Number(c.timestamp), cpu: c.cpuTime ?? 0, entry: c });
             continue;
           }
           const tags = this.resolve(c.context);
           add(tags, c.cpuTime ?? 0, node);
-          if (c.timestamp !== undefined) timeline.push({ ts: c.timestamp, tags, node });
+          if (c.timestamp !== undefined) {
+            times.push(Number(c.timestamp));
+            timeTags.push(tags);
+            timeNodes.push(node);
+          }
         }
       }
       const children = node.children;
       for (let i = 0; i < children.length; i++) stack.push(children[i]!);
     }
     if (idle.length > 0) {
-      const byTime = (a: { ts: bigint }, b: { ts: bigint }): number => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
-      timeline.sort(byTime);
-      idle.sort(byTime);
+      const order = new Uint32Array(times.length);
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      order.sort((a, b) => times[a]! - times[b]!);
+      idle.sort((a, b) => a.ts - b.ts);
       let j = -1;
       for (const s of idle) {
-        while (j + 1 < timeline.length && timeline[j + 1]!.ts <= s.ts) j++;
-        const before = j >= 0 ? timeline[j] : undefined;
-        add(before?.tags, s.cpu, before?.node);
+        while (j + 1 < order.length && times[order[j + 1]!]! <= s.ts) j++;
+        const before = j >= 0 ? order[j]! : -1;
+        const tags = before >= 0 ? timeTags[before] : undefined;
+        add(tags, s.cpu, before >= 0 ? timeNodes[before] : undefined);
         // The pprof profile labels the idle sample the same way, so its totals match.
-        idleTags?.set(s.entry, before?.tags);
+        idleTags?.set(s.entry, tags);
       }
     }
     return { start: 0, end: 0, totals, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, samples };
