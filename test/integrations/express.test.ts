@@ -12,25 +12,15 @@ import { withBodyLimit } from '../../src/integrations/http.js';
 import {
   DecodeClock, GroundTruth, KEYS, captureLogger, makeJsonBody, portOf, profileAndCompare, request, routeTag,
   sendWorkload, serveRoute, tenantTag,
+  closeHttp as close,
+  listenHttp,
+  stoppedProfiler,
 } from './helpers.js';
 
-async function listen(app: express.Express): Promise<{ server: http.Server; port: number }> {
-  const server = http.createServer(app);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: portOf(server) };
-}
 
-async function close(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-}
 
-async function stoppedProfiler() {
-  const p = newProfiler(() => {}, 0, 1000);
-  await p.stop();
-  return p;
-}
+
+const listen = (app: express.Express) => listenHttp(app);
 
 test('express: per-route CPU shares match the timed truth, and express.json() decoding is billed to the transport tags only', async () => {
   const truth = new GroundTruth();

@@ -10,6 +10,7 @@ import { reqprofPlugin } from '../../src/integrations/fastify.js';
 import {
   DecodeClock, GroundTruth, KEYS, captureLogger, makeJsonBody, portOf, profileAndCompare, request, routeTag,
   sendWorkload, serveRoute, tenantTag,
+  stoppedProfiler,
 } from './helpers.js';
 
 async function listen(app: FastifyInstance): Promise<number> {
@@ -17,11 +18,6 @@ async function listen(app: FastifyInstance): Promise<number> {
   return portOf(app.server);
 }
 
-async function stoppedProfiler() {
-  const p = newProfiler(() => {}, 0, 1000);
-  await p.stop();
-  return p;
-}
 
 test('fastify: per-route CPU shares match the timed truth, and JSON parsing and validation are billed to the transport tags only', async () => {
   const truth = new GroundTruth();

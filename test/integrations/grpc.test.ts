@@ -7,7 +7,7 @@ import {
 } from '../../src/index.js';
 import { deferDecoding, reqprofInterceptor } from '../../src/integrations/grpc.js';
 import { sleep } from '../helpers/cpu.js';
-import { GroundTruth, burnFor, captureLogger, cpuTimed, makeJsonBody, profileAndCompare, tenantTag } from './helpers.js';
+import { GroundTruth, burnFor, captureLogger, cpuTimed, makeJsonBody, profileAndCompare, stoppedProfiler, tenantTag } from './helpers.js';
 
 type Msg = { tenant?: string; n?: number; items?: unknown[]; fail?: boolean };
 type Decoder = (b: Buffer) => Msg;
@@ -94,11 +94,6 @@ function chat(client: Client, msgs: Msg[], md = meta('web')): Promise<Msg[]> {
   });
 }
 
-async function stoppedProfiler() {
-  const p = newProfiler(() => {}, 0, 1000);
-  await p.stop();
-  return p;
-}
 
 test('grpc unary and server-streaming: CPU shares match the timed truth, and deserialization is billed to the transport tags only', async () => {
   const truth = new GroundTruth();

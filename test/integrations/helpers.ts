@@ -3,9 +3,10 @@
  * large JSON body, a loopback HTTP client, a capturing logger, and the
  * profiled run that compares measured shares with the timed truth.
  */
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { newProfiler, type Logger } from '../../src/index.js';
+import { newProfiler, type Logger, type Profiler } from '../../src/index.js';
 import { GroundTruth, Recorder, burn, compareShares } from '../helpers/cpu.js';
 
 /** Handler CPU per route, in ms of synchronous burn. */
@@ -240,3 +241,24 @@ export class DecodeClock {
 }
 
 export { GroundTruth };
+
+/** Starts a node:http server for `listener` on a free loopback port. */
+export async function listenHttp(listener: http.RequestListener): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer(listener);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: portOf(server) };
+}
+
+/** Closes a server and every keep-alive connection it still holds. */
+export async function closeHttp(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+}
+
+/** A profiler that is already stopped: integrations given it tag requests without sampling. */
+export async function stoppedProfiler(): Promise<Profiler> {
+  const p = newProfiler(() => {}, 0, 1000);
+  await p.stop();
+  return p;
+}

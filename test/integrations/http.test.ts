@@ -10,26 +10,14 @@ import { reqprofHandler, reqprofListener, withBodyDecoder, withBodyLimit } from 
 import {
   GroundTruth, KEYS, ROUTE_COST_MS, burnFor, captureLogger, cpuTimed, makeJsonBody, portOf, profileAndCompare, request, routeTag,
   sendWorkload, tenantTag,
+  closeHttp as close,
+  listenHttp as listen,
+  stoppedProfiler,
 } from './helpers.js';
 
-async function listen(listener: http.RequestListener): Promise<{ server: http.Server; port: number }> {
-  const server = http.createServer(listener);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: portOf(server) };
-}
 
-async function close(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-}
 
 /** A profiler that never samples: the functional tests only need the tag context. */
-async function stoppedProfiler() {
-  const p = newProfiler(() => {}, 0, 1000);
-  await p.stop();
-  return p;
-}
 
 function pathOf(req: IncomingMessage): string {
   return new URL(req.url ?? '/', 'http://x').pathname;
