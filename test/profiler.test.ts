@@ -36,7 +36,7 @@ describe('options', () => {
   ];
   for (const [name, make, re, Type] of cases) {
     test(`${name} throws a ${Type.name} naming the option and its range`, () => {
-      assert.throws(make, (e: any) => e instanceof Type && re.test(e.message) && e.code === ErrorCodes.INVALID_OPTION);
+      assert.throws(make, (e: any) => e instanceof Type && re.test(e.message) && (e as { code?: string }).code === ErrorCodes.INVALID_OPTION);
     });
   }
 

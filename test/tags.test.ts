@@ -43,7 +43,7 @@ describe('tag input', () => {
 
   test('an odd-length array is a TypeError naming the key without a value', () => {
     assert.throws(() => parseTags(['a', '1', 'b']), (e: any) =>
-      e instanceof TypeError && e.code === ErrorCodes.INVALID_TAGS && /odd-length/.test(e.message) && /"b"/.test(e.message));
+      e instanceof TypeError && (e as { code?: string }).code === ErrorCodes.INVALID_TAGS && /odd-length/.test(e.message) && /"b"/.test(e.message));
   });
 
   test('a non-string key is a TypeError naming its index', () => {
