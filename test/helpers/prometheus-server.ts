@@ -3,8 +3,9 @@
  * package when absent, started on a free loopback port with a temporary data
  * directory, queried over its HTTP API, and always stopped afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,4 +139,46 @@ export class PrometheusServer {
     }
     rmSync(this.#dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Builds the package in place (the examples import it by name). tsc still emits on
+ * type errors, so a failing step is reported and the entries are checked instead.
+ */
+export function buildPackage(entries: string[]): void {
+  for (const args of [['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], ['scripts/build-cjs.mjs']]) {
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) console.error(`build step ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
+  }
+  for (const f of ['dist/esm/index.js', ...entries]) assert.ok(existsSync(f), `${f} was built`);
+}
+
+/** Starts an example server on a free loopback port with 1 s windows at 1 kHz; resolves with its origin. */
+export async function startExampleServer(script: string): Promise<{ child: ChildProcess; origin: string; output: string[] }> {
+  const output: string[] = [];
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REQPROF_WINDOW_MS: '1000', REQPROF_SAMPLING_US: '1000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (d) => output.push(String(d)));
+  const origin = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`example exited with ${code}:\n${output.join('')}`)));
+    child.stdout!.on('data', (d) => {
+      output.push(String(d));
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(output.join(''));
+      if (m) resolve(m[1]!);
+    });
+  });
+  return { child, origin, output };
+}
+
+/** A query result as label value -> sample value. */
+export function byLabel(samples: PromSample[], label: string): Map<string, number> {
+  return new Map(samples.map((s) => [s.metric[label] ?? '', s.value]));
+}
+
+/** Prints a query and its result, largest first (the figures the closing notes quote). */
+export function printQuery(title: string, promql: string, samples: PromSample[]): void {
+  const lines = samples.sort((a, b) => b.value - a.value).map((s) => `  ${JSON.stringify(s.metric)} ${s.value.toPrecision(4)}`);
+  console.log(`${title}\n  PromQL: ${promql}\n${lines.join('\n')}`);
 }

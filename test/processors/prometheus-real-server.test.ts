@@ -5,11 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { compareShares, sleep } from '../helpers/cpu.js';
-import { PrometheusServer, ensurePrometheus, type PromSample } from '../helpers/prometheus-server.js';
+import { PrometheusServer, buildPackage, byLabel, ensurePrometheus, printQuery, startExampleServer } from '../helpers/prometheus-server.js';
 import { loudSkip } from '../helpers/system-tool.js';
 // The example's own cost table: the CPU each route burns per request.
 import { ROUTE_COST_MS } from '../../examples/prometheus/routes.mjs';
@@ -24,36 +22,9 @@ const CALLERS = ['web', 'web', 'mobile'];
 const PER_CYCLE: Record<string, number> = { '/api/checkout': 1, '/api/search': 1, '/api/profile': 3 };
 const CYCLES = 110;
 
-/** Builds the package as `npm run build` does, so the example imports the current code. */
-function build(): void {
-  const steps = [['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], ['scripts/build-cjs.mjs']];
-  for (const args of steps) {
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) {
-      // tsc still emits on type errors (possibly in files being edited by others); go on if our entries exist.
-      console.error(`build step ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-    }
-  }
-  for (const f of ['dist/esm/index.js', 'dist/esm/processors/prometheus.js']) assert.ok(existsSync(f), `${f} was built`);
-}
-
-async function startExample(): Promise<{ child: ChildProcess; origin: string; output: string[] }> {
-  const output: string[] = [];
-  const child = spawn(process.execPath, ['examples/prometheus/server.mjs'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REQPROF_WINDOW_MS: '1000', REQPROF_SAMPLING_US: '1000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.on('data', (d) => output.push(String(d)));
-  const origin = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`example exited with ${code}:\n${output.join('')}`)));
-    child.stdout!.on('data', (d) => {
-      output.push(String(d));
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(output.join(''));
-      if (m) resolve(m[1]!);
-    });
-  });
-  return { child, origin, output };
-}
+/** Builds the package as `npm run build` does, so the example imports the current code. */const build = () => buildPackage(['dist/esm/processors/prometheus.js']);
+const startExample = () => startExampleServer('examples/prometheus/server.mjs');
+const show = printQuery;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
@@ -67,17 +38,6 @@ function get(origin: string, path: string, caller?: string): Promise<string> {
     });
     req.on('error', reject);
   });
-}
-
-function byLabel(samples: PromSample[], label: string): Map<string, number> {
-  return new Map(samples.map((s) => [s.metric[label] ?? '', s.value]));
-}
-
-function show(title: string, promql: string, samples: PromSample[]): void {
-  const lines = samples
-    .sort((a, b) => b.value - a.value)
-    .map((s) => `  ${JSON.stringify(s.metric)} ${s.value.toPrecision(4)}`);
-  console.log(`${title}\n  PromQL: ${promql}\n${lines.join('\n')}`);
 }
 
 test('a real Prometheus scraping the example server reads back the per-route CPU mix of the load within tolerance', async (t) => {

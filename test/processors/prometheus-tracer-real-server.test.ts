@@ -6,11 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { sleep } from '../helpers/cpu.js';
-import { PrometheusServer, ensurePrometheus, type PromSample } from '../helpers/prometheus-server.js';
+import { PrometheusServer, buildPackage, byLabel, ensurePrometheus, printQuery, startExampleServer } from '../helpers/prometheus-server.js';
 import { loudSkip } from '../helpers/system-tool.js';
 // The example's own route table: the CPU each request burns and which ones fail.
 import { ROUTES } from '../../examples/dashboard/routes.mjs';
@@ -24,32 +22,9 @@ const LOAD: Array<{ route: keyof typeof ROUTES; paths: string[] }> = [
   { route: 'GET /api/flaky', paths: ['/api/flaky'] },
 ];
 const CYCLES = 60;
-
-function build(): void {
-  for (const args of [['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], ['scripts/build-cjs.mjs']]) {
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) console.error(`build step ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  }
-  for (const f of ['dist/esm/index.js', 'dist/esm/processors/prometheus.js', 'dist/esm/integrations/fastify.js']) assert.ok(existsSync(f), `${f} was built`);
-}
-
-async function startExample(): Promise<{ child: ChildProcess; origin: string }> {
-  const output: string[] = [];
-  const child = spawn(process.execPath, ['examples/dashboard/server.mjs'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REQPROF_WINDOW_MS: '1000', REQPROF_SAMPLING_US: '1000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.on('data', (d) => output.push(String(d)));
-  const origin = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`example exited with ${code}:\n${output.join('')}`)));
-    child.stdout!.on('data', (d) => {
-      output.push(String(d));
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(output.join(''));
-      if (m) resolve(m[1]!);
-    });
-  });
-  return { child, origin };
-}
+const build = () => buildPackage(['dist/esm/processors/prometheus.js', 'dist/esm/integrations/fastify.js']);
+const startExample = () => startExampleServer('examples/dashboard/server.mjs');
+const show = printQuery;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
@@ -62,15 +37,6 @@ function get(origin: string, path: string, caller: string): Promise<{ status: nu
       res.on('end', () => resolve({ status: res.statusCode!, body }));
     }).on('error', reject);
   });
-}
-
-function byLabel(samples: PromSample[], label: string): Map<string, number> {
-  return new Map(samples.map((s) => [s.metric[label] ?? '', s.value]));
-}
-
-function show(title: string, promql: string, samples: PromSample[]): void {
-  const lines = samples.sort((a, b) => b.value - a.value).map((s) => `  ${JSON.stringify(s.metric)} ${s.value.toPrecision(4)}`);
-  console.log(`${title}\n  PromQL: ${promql}\n${lines.join('\n')}`);
 }
 
 test('a real Prometheus scraping the dashboard example answers rate, error ratio, histogram_quantile p99 and CPU per request by route as the load was sent', async (t) => {
