@@ -8,9 +8,9 @@ import {
   PeriodicExportingMetricReader,
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
-import { newProfiler, tag } from '../../src/index.js';
 import { otelProcessor } from '../../src/processors/opentelemetry.js';
-import { GroundTruth, burn, compareShares, sleep, timed } from '../helpers/cpu.js';
+import { compareShares } from '../helpers/cpu.js';
+import { ROUTE_COSTS_MS, profileRouteWorkload } from '../helpers/route-workload.js';
 import { MemoryLogger } from '../helpers/logger.js';
 import { windowOf } from '../helpers/windows.js';
 
@@ -158,28 +158,8 @@ test('invalid options are rejected at construction with an error naming the opti
 
 test('with the real profiler and SDK, CPU time per route matches the timed truth within the sampling bound', async () => {
   const { meter, collect, shutdown } = pipeline();
-  const profiler = newProfiler(otelProcessor({ meter, namespace: 'acme.reqprof' }), 0, 1000, { samplingIntervalMicros: 1000 });
-  const running = profiler.run();
-  const truth = new GroundTruth();
-  const costs: Record<string, number> = { '/checkout': 6, '/search': 3, '/home': 1 };
-  let stop = false;
-  const worker = async (route: string) => {
-    while (!stop) {
-      await tag({ route }, async () => {
-        truth.add(route, timed(() => burn(costs[route]!)));
-        await sleep(1);
-      });
-    }
-  };
-  try {
-    const workers = Object.keys(costs).map(worker);
-    await sleep(3000);
-    stop = true;
-    await Promise.all(workers);
-  } finally {
-    await profiler.stop();
-    await running;
-  }
+  const truth = await profileRouteWorkload(otelProcessor({ meter, namespace: 'acme.reqprof' }));
+  const costs = ROUTE_COSTS_MS;
   try {
     const m = await collect();
     const byRoute = (name: string) => {

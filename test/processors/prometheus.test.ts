@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry, register as defaultRegistry } from 'prom-client';
-import { newProfiler, tag } from '../../src/index.js';
 import { prometheusProcessor, prometheusMetricNames } from '../../src/processors/prometheus.js';
-import { GroundTruth, burn, compareShares, sleep, timed } from '../helpers/cpu.js';
+import { compareShares } from '../helpers/cpu.js';
+import { ROUTE_COSTS_MS, profileRouteWorkload } from '../helpers/route-workload.js';
 import { MemoryLogger } from '../helpers/logger.js';
 import { windowOf } from '../helpers/windows.js';
 
@@ -215,28 +215,8 @@ test('without a registry option the metrics land on prom-client\'s default regis
 
 test('with the real profiler, the CPU-seconds counter per route matches the timed truth within the sampling bound', async () => {
   const registry = new Registry();
-  const profiler = newProfiler(prometheusProcessor({ labels: ['route'], registry }), 0, 1000, { samplingIntervalMicros: 1000 });
-  const running = profiler.run();
-  const truth = new GroundTruth();
-  const costs: Record<string, number> = { '/checkout': 6, '/search': 3, '/home': 1 };
-  let stop = false;
-  const worker = async (route: string) => {
-    while (!stop) {
-      await tag({ route }, async () => {
-        truth.add(route, timed(() => burn(costs[route]!)));
-        await sleep(1);
-      });
-    }
-  };
-  try {
-    const workers = Object.keys(costs).map(worker);
-    await sleep(3000);
-    stop = true;
-    await Promise.all(workers);
-  } finally {
-    await profiler.stop();
-    await running;
-  }
+  const truth = await profileRouteWorkload(prometheusProcessor({ labels: ['route'], registry }));
+  const costs = ROUTE_COSTS_MS;
   const cpu = await valuesByLabel(registry, 'reqprof_cpu_seconds_total', 'route');
   const samples = await valuesByLabel(registry, 'reqprof_samples_total', 'route');
   const routes = Object.keys(costs);
