@@ -1,21 +1,47 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { TagSet, mergeTags, type TagsInput } from './tags.js';
+import { OVERFLOW_TAGS } from './aggregate.js';
+import { deriveTags } from './tag-cache.js';
+import { TagSet, type TagsInput } from './tags.js';
 
 /**
- * The process-wide request tag context. It knows nothing about sampling: the
- * engine that is running (if any) registers a bridge and is told whenever the
- * current tag set changes synchronously; asynchronous propagation is the
- * engine's job (CPED or an async_hooks `before` hook).
+ * What the tag context holds for a tagged async context: the tag set itself,
+ * or, while the CPED engine runs, the sampler's native holder for it (an
+ * object whose element 0 is the tag set). With CPED the sampler reads the
+ * holder straight from `tagStorage`'s entry in the AsyncContextFrame, so a
+ * `tag()` costs one frame, not one for the tags and one for the sampler.
  */
-export const tagStorage = new AsyncLocalStorage<TagSet>();
+export type TagStore = TagSet | { readonly 0: TagSet };
 
-/** How a running engine keeps the sampler's context in step with `tagStorage`. */
-export interface SamplerBridge {
-  /** Runs `fn` (already inside `tagStorage.run(tags)`) with the sampler's context set to `tags`. */
-  run<R>(tags: TagSet | undefined, previous: TagSet | undefined, fn: () => R): R;
-  /** The current context became `tags` synchronously (`enterWith`), right after the storage changed. */
-  enter(tags: TagSet | undefined): void;
-}
+/** The process-wide request tag context (`AsyncLocalStorage`). */
+export const tagStorage = new AsyncLocalStorage<TagStore>();
+
+/**
+ * Tag sets past the engine's per-window cap share one holder standing for
+ * this tag set (their CPU is folded there anyway); their real tags, for
+ * `lookup()`, ride a second storage.
+ */
+export const FOLDED_TAG_SET = new TagSet(OVERFLOW_TAGS);
+const foldedTags = new AsyncLocalStorage<TagSet>();
+
+/**
+ * How a running engine keeps the sampler's context in step with `tagStorage`:
+ * either by choosing what `tagStorage` holds (`wrap`, CPED), or by being told
+ * of every synchronous change (`run` / `enter`, the async_hooks engine, whose
+ * hook follows the asynchronous ones).
+ */
+export type SamplerBridge =
+  | {
+    readonly kind: 'store';
+    /** What `tagStorage` holds for `tags`; a holder of `FOLDED_TAG_SET` when past the cap. */
+    wrap(tags: TagSet): TagStore;
+  }
+  | {
+    readonly kind: 'notify';
+    /** Runs `fn` (already inside `tagStorage.run(tags)`) with the sampler's context set to `tags`. */
+    run<R>(tags: TagSet | undefined, previous: TagSet | undefined, fn: () => R): R;
+    /** The current context became `tags` synchronously (`enterWith`), right after the storage changed. */
+    enter(tags: TagSet | undefined): void;
+  };
 
 let bridge: SamplerBridge | undefined;
 
@@ -24,9 +50,16 @@ export function setSamplerBridge(b: SamplerBridge | undefined): void {
   bridge = b;
 }
 
+/** The tag set a `tagStorage` value stands for. */
+export function tagsOf(store: TagStore | undefined): TagSet | undefined {
+  if (store === undefined || store instanceof TagSet) return store;
+  const tags = store[0];
+  return tags === FOLDED_TAG_SET ? foldedTags.getStore() : tags;
+}
+
 /** The tag set of the current async context, if any. */
 export function currentTags(): TagSet | undefined {
-  return tagStorage.getStore();
+  return tagsOf(tagStorage.getStore());
 }
 
 /**
@@ -41,11 +74,9 @@ export function currentTags(): TagSet | undefined {
 export function tag<R>(tags: TagsInput, fn: () => R): R;
 export function tag(tags: TagsInput): void;
 export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
-  const previous = tagStorage.getStore();
-  const next = mergeTags(previous, tags);
+  const next = deriveTags(currentTags(), tags);
   if (fn === undefined) {
-    tagStorage.enterWith(next);
-    bridge?.enter(next);
+    enterTags(next);
     return;
   }
   if (typeof fn !== 'function') {
@@ -58,24 +89,47 @@ export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
 export function runWithTags<R>(tags: TagSet | undefined, fn: () => R): R {
   const b = bridge;
   if (b === undefined) return tags === undefined ? tagStorage.exit(fn) : tagStorage.run(tags, fn);
-  const previous = tagStorage.getStore();
+  if (b.kind === 'store') {
+    if (tags === undefined) return tagStorage.exit(fn);
+    const store = b.wrap(tags);
+    if (store instanceof TagSet || store[0] !== FOLDED_TAG_SET) return tagStorage.run(store, fn);
+    return tagStorage.run(store, () => foldedTags.run(tags, fn));
+  }
+  const previous = currentTags();
   const inner = (): R => b.run(tags, previous, fn);
   return tags === undefined ? tagStorage.exit(inner) : tagStorage.run(tags, inner);
+}
+
+/** Makes `tags` (or none) the current async context's tags, like `AsyncLocalStorage.enterWith`. */
+function enterTags(tags: TagSet | undefined): void {
+  const b = bridge;
+  if (tags === undefined) {
+    tagStorage.enterWith(undefined as unknown as TagSet);
+    if (b?.kind === 'notify') b.enter(undefined);
+    return;
+  }
+  if (b?.kind === 'store') {
+    const store = b.wrap(tags);
+    tagStorage.enterWith(store);
+    if (!(store instanceof TagSet) && store[0] === FOLDED_TAG_SET) foldedTags.enterWith(tags);
+    return;
+  }
+  tagStorage.enterWith(tags);
+  b?.enter(tags);
 }
 
 /** Clears the tags of the current async context (what follows runs untagged). */
 export function untag(): void {
   if (tagStorage.getStore() === undefined) return;
-  tagStorage.enterWith(undefined as unknown as TagSet);
-  bridge?.enter(undefined);
+  enterTags(undefined);
 }
 
 /** The value of tag `key` in the current context, or `undefined`. */
 export function lookup(key: string): string | undefined {
-  return tagStorage.getStore()?.get(key);
+  return currentTags()?.get(key);
 }
 
 /** All tags of the current context as a plain object (empty outside any context). */
 export function currentTagsObject(): Record<string, string> {
-  return tagStorage.getStore()?.toObject() ?? Object.create(null);
+  return currentTags()?.toObject() ?? Object.create(null);
 }

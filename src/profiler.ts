@@ -2,19 +2,30 @@ import { foldWindow, type FoldSettings, type WindowData } from './aggregate.js';
 import { lookup, runWithTags, tag, untag } from './context.js';
 import { Delivery } from './delivery.js';
 import { createEngine, type EngineMode, type SamplerEngine } from './engine/index.js';
-import type { CollectWants } from './engine/types.js';
+import type { CollectWants, PendingWindow } from './engine/types.js';
 import { createSourceMapper, type SourceMapperLike } from './engine/source-maps.js';
 import { getDefaultLogger, type Logger } from './logger.js';
 import { resolveOptions, type ProfilerOptions, type ResolvedOptions } from './options.js';
 import { logProcessor } from './processors/log.js';
 import { RateLimitedLog, errorFields } from './rate-limited-log.js';
-import { takeRequestCounts } from './request-counter.js';
-import { WakeableSleep, within } from './sleep.js';
+import { takeRequestCounts, type RequestCounts } from './request-counter.js';
+import { WakeableSleep, within, yieldToEventLoop } from './sleep.js';
 import type { TagsInput } from './tags.js';
 import type { Processor, WindowEndReason } from './types.js';
 
 /** Where a profiler is in its life. */
 export type ProfilerState = 'idle' | 'running' | 'paused' | 'stopped';
+
+/** Longest slice of window-end summing between two turns of the event loop. */
+const SLICE_MS = 1;
+
+/** A stopped window whose samples are being summed, and what it is delivered with. */
+interface SummingWindow {
+  pending: PendingWindow;
+  reason: WindowEndReason;
+  requests: RequestCounts | undefined;
+  delivered: boolean;
+}
 
 /**
  * Samples the process's CPU in windows and hands each window's CPU per tag set
@@ -42,6 +53,8 @@ export class Profiler {
   #exitHandler: (() => void) | undefined;
   #fold!: FoldSettings;
   readonly #wants: CollectWants;
+  /** The stopped window whose samples are being summed, if any. */
+  #summing: SummingWindow | undefined;
   #sourceMapper: SourceMapperLike | undefined;
 
   constructor(processor?: Processor | Processor[], interval?: number, window?: number, options?: ProfilerOptions) {
@@ -219,18 +232,14 @@ export class Profiler {
         windowEnd += o.windowMs;
         const ending = this.#stopRequested ? 'stop' : this.#pauseRequested ? 'pause' : 'window';
         const restart = ending === 'window' && o.intervalMs === 0;
-        let raw;
+        let pending: PendingWindow | undefined;
         try {
-          raw = this.#engine.collect(restart, this.#wants);
+          pending = this.#engine.stop(restart, this.#wants);
         } catch (err) {
           this.#engine.abort();
           this.#faults.error('collect', errorFields(err), 'reqprof: the sampler failed to stop a window; it is skipped and sampling restarts');
         }
-        if (raw) {
-          const requests = takeRequestCounts();
-          if (requests) raw.requests = requests;
-          this.#deliver(raw, ending);
-        }
+        if (pending) await this.#sumAndDeliver(pending, ending);
         this.#notifyWindowEnded();
       }
     } finally {
@@ -239,6 +248,38 @@ export class Profiler {
       this.#state = 'stopped';
       this.#notifyWindowEnded();
     }
+  }
+
+  /**
+   * Sums a stopped window's samples in slices of at most `SLICE_MS`, giving
+   * the event loop back between them (a 30 s window at 1 kHz is tens of
+   * thousands of samples: summed at once, that is tens of ms during which no
+   * request is served), then delivers it.
+   */
+  async #sumAndDeliver(pending: PendingWindow, reason: WindowEndReason): Promise<void> {
+    const requests = takeRequestCounts();
+    const state = { pending, reason, requests, delivered: false };
+    this.#summing = state;
+    try {
+      do await yieldToEventLoop();
+      while (!state.delivered && !pending.step(performance.now() + SLICE_MS));
+      if (!state.delivered) this.#finishAndDeliver(state, false);
+    } finally {
+      this.#summing = undefined;
+    }
+  }
+
+  #finishAndDeliver(state: SummingWindow, sync: boolean): void {
+    state.delivered = true;
+    let raw;
+    try {
+      raw = state.pending.finish();
+    } catch (err) {
+      this.#faults.error('aggregate', errorFields(err), 'reqprof: could not sum a window; it is skipped');
+      return;
+    }
+    if (state.requests) raw.requests = state.requests;
+    this.#deliver(raw, state.reason, sync);
   }
 
   #notifyWindowEnded(): void {
@@ -276,6 +317,8 @@ export class Profiler {
       const engine = this.#engine;
       if (engine === undefined) return;
       try {
+        // A window still being summed is finished first, then the partial one.
+        if (this.#o.flushOnExit && this.#summing && !this.#summing.delivered) this.#finishAndDeliver(this.#summing, true);
         if (this.#o.flushOnExit && engine.started) {
           const raw = engine.collect(false, this.#wants);
           const requests = takeRequestCounts();

@@ -43,3 +43,8 @@ export function within(p: Promise<unknown>, ms: number): Promise<boolean> {
     );
   });
 }
+
+/** Resolves on a later turn of the event loop (after pending I/O), so other work runs in between. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

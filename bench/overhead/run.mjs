@@ -65,7 +65,12 @@ const AB = [
   { id: 'ab-reqprof-hooks-24', node: 24, variant: 'ab-reqprof', engine: 'async-hooks', label: 'Node 24  reqprof engine:async-hooks', target: 0.95 },
   { id: 'ab-pyroscope-20', node: 20, variant: 'ab-pyroscope', label: 'Node 20  pyroscope wrapWithLabels' },
   { id: 'ab-pyroscope-24', node: 24, variant: 'ab-pyroscope', label: 'Node 24  pyroscope wrapWithLabels' },
-].filter((v) => !pick || pick.includes(v.id));
+  // Diagnostics, only when named in BENCH_VARIANTS.
+  { id: 'ab-tags-20', node: 20, variant: 'ab-tags', label: 'Node 20  tag() only, no sampler', diagnostic: true },
+  { id: 'ab-tags-24', node: 24, variant: 'ab-tags', label: 'Node 24  tag() only, no sampler', diagnostic: true },
+  { id: 'ab-sampler-20', node: 20, variant: 'ab-sampler', label: 'Node 20  sampler on, requests untagged', diagnostic: true },
+  { id: 'ab-sampler-24', node: 24, variant: 'ab-sampler', label: 'Node 24  sampler on, requests untagged', diagnostic: true },
+].filter((v) => (!pick ? !v.diagnostic : pick.includes(v.id)));
 
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli'];
 const load = {

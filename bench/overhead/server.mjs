@@ -14,6 +14,7 @@
 //              off (profiler paused, requests untagged) and on (profiler running, requests
 //              tagged), and reports CPU per request of each phase; phases a fraction of a
 //              second long see the same machine load, which separate processes do not
+//   ab-tags, ab-sampler  A/B diagnostics: on = tag() only, no sampler; on = sampler running, untagged
 // The parent calls begin/end around the measured load and gets the server's CPU time in between.
 import { createHook } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
@@ -102,6 +103,21 @@ if (variant === 'sampler-stopped') {
   ab = {
     tag: (tags, fn) => tag(tags, fn),
     on: async () => { await profiler.resume(); await until('running'); },
+    off: () => profiler.pause(),
+  };
+  stopProfiling = () => profiler.stop();
+} else if (variant === 'ab-tags') {
+  const { tag } = await import('reqprof');
+  ab = { tag: (tags, fn) => tag(tags, fn), on: async () => {}, off: async () => {} };
+} else if (variant === 'ab-sampler') {
+  const { newProfiler } = await import('reqprof');
+  profiler = newProfiler(() => {}, 0, WINDOW_MS, { samplingIntervalMicros: SAMPLING_MICROS, engine: process.env.BENCH_ENGINE ?? 'auto' });
+  void profiler.run();
+  while (profiler.state !== 'running' || profiler.mode === undefined) await new Promise((r) => setTimeout(r, 1));
+  await profiler.pause();
+  ab = {
+    tag: (_tags, fn) => fn(),
+    on: async () => { await profiler.resume(); while (profiler.state !== 'running') await new Promise((r) => setTimeout(r, 1)); },
     off: () => profiler.pause(),
   };
   stopProfiling = () => profiler.stop();

@@ -7,6 +7,7 @@
 // (perf_hooks.monitorEventLoopDelay) next to the same measure mid-window, and
 // times the rollover from the native stop to the processor (wall and CPU),
 // with the native stop and any pprof serialization inside it.
+import { createHook, executionAsyncResource } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
@@ -128,6 +129,35 @@ if (variant === 'raw') {
   };
 }
 
+/**
+ * The CPU time of each event-loop task (a timer, an immediate, an I/O callback,
+ * with the microtasks and ticks that run after it) while enabled: a mark at the
+ * start of every task, CPU between marks. CPU, not wall time, so that this
+ * process being descheduled on a busy machine does not count as a block.
+ */
+function taskMonitor() {
+  const tasks = [];
+  let last;
+  const mark = () => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    if (last) tasks.push({ start: last.at, end: now, cpuMs: (cpu.user - last.cpu.user + cpu.system - last.cpu.system) / 1000 });
+    last = { at: now, cpu };
+  };
+  const hook = createHook({
+    before() {
+      // Promise reactions and nextTick callbacks run inside the task that queued them.
+      const r = executionAsyncResource();
+      if (r instanceof Promise || r?.constructor === Object) return;
+      mark();
+    },
+  });
+  return {
+    enable() { hook.enable(); mark(); },
+    disable() { mark(); hook.disable(); return tasks; },
+  };
+}
+
 function elu(a) {
   return performance.eventLoopUtilization(a);
 }
@@ -159,6 +189,8 @@ async function measure() {
   await at(WINDOW_MS - 1000);
   const roll = monitorEventLoopDelay({ resolution: 1 });
   roll.enable();
+  const monitor = taskMonitor();
+  monitor.enable();
   // BENCH_STALL_CPU_PROFILE=<file>: V8's CPU profile (inspector, 50 µs) of the last second before the rollover and the rollover itself.
   const profileFile = process.env.BENCH_STALL_CPU_PROFILE;
   let session;
@@ -177,15 +209,31 @@ async function measure() {
     session.disconnect();
   }
   const seen = extra;
+  const deliveredAt = performance.now();
   await new Promise((r) => setTimeout(r, 500));
   roll.disable();
+  const tasks = monitor.disable();
   const windowElu = elu(elu0).utilization;
   const requests = load.requests() - requests0;
   const stop = events.stops[stopsBefore];
   if (events.stops.length !== stopsBefore + 1) throw new Error(`expected one native stop at the rollover, saw ${events.stops.length - stopsBefore}`);
   await stopSession();
   await load.stop();
+  // The task that ran the native stop, and the longest other task from the stop to the delivery.
+  const stopEnd = stop.at + stop.nativeMs;
+  let stopTaskCpuMs = 0;
+  let longestOtherCpuMs = 0;
+  for (const t of tasks) {
+    if (t.end < stop.at || t.start > deliveredAt) continue;
+    if (t.start <= stop.at && t.end >= stopEnd) stopTaskCpuMs = Math.max(stopTaskCpuMs, t.cpuMs);
+    else longestOtherCpuMs = Math.max(longestOtherCpuMs, t.cpuMs);
+  }
+  const midTasks = tasks.filter((t) => t.end < stop.at - 100);
   return {
+    stopTaskCpuMs,
+    longestOtherCpuMs,
+    // The workload's own longest task before the rollover (its floor).
+    workloadTaskCpuMs: Math.max(0, ...midTasks.map((t) => t.cpuMs)),
     stallMs: roll.max / 1e6,
     baselineMs: base.max / 1e6,
     nativeMs: stop.nativeMs,

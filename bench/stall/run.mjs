@@ -64,34 +64,45 @@ const rows = variants.map((v, i) => {
   const overRaw = raw >= 0 && raw !== i ? m((r) => r.stallMs) - median(results[raw].map((r) => r.stallMs)) : NaN;
   // What reqprof adds on top of the native stop, in CPU time (immune to this process being descheduled).
   const overNative = m((r) => r.rolloverCpuMs - r.nativeCpuMs);
+  // The longest event-loop task of the rollover beyond the native stop itself:
+  // the rest of the task that ran the stop, or any later task until delivery.
+  const blockOver = m((r) => Math.max(r.stopTaskCpuMs - r.nativeCpuMs, r.longestOtherCpuMs));
   let target = '';
   if (v.kind !== 'raw' && v.hz === 100) {
-    target = overNative <= 2 ? 'met' : 'MISSED';
-    if (overNative > 2) misses.push(`${v.label}: ${fmt.ms(overNative)} of CPU on top of the native stop (target ≤ 2 ms)`);
+    target = blockOver <= 2 ? 'met' : 'MISSED';
+    if (blockOver > 2) misses.push(`${v.label}: the longest rollover task runs ${fmt.ms(blockOver)} of CPU beyond the native stop (target ≤ 2 ms)`);
   }
   return [
     v.label,
     fmt.ms(m((r) => r.stallMs)),
     fmt.ms(m((r) => r.baselineMs)),
     Number.isFinite(overRaw) ? fmt.ms(overRaw) : '',
-    fmt.ms(m((r) => r.nativeMs)),
+    fmt.ms(m((r) => r.nativeCpuMs)),
+    fmt.ms(m((r) => r.stopTaskCpuMs)),
+    fmt.ms(m((r) => r.longestOtherCpuMs)),
+    fmt.ms(m((r) => r.workloadTaskCpuMs)),
+    fmt.ms(blockOver),
+    target,
     fmt.ms(m((r) => r.serializeMs)),
     fmt.ms(m((r) => r.rolloverMs)),
     fmt.ms(m((r) => r.rolloverCpuMs)),
     fmt.ms(overNative),
-    target,
     fmt.num(m((r) => r.distinctStacks ?? NaN)),
     fmt.pct(m((r) => r.elu), 0),
   ];
 });
 console.log(`\nmedians over ${ROUNDS} round(s)\n`);
 console.log(table(
-  ['variant', 'stall', 'floor', 'stall − raw', 'native stop', 'JS serialize', 'stop→processor', 'same, CPU', 'CPU over native stop', 'target (100 Hz: ≤ 2 ms)', 'distinct stacks', 'loop busy'],
+  ['variant', 'stall', 'floor', 'stall − raw', 'native stop CPU', 'stop task CPU', 'longest later task CPU', 'workload task CPU', 'block over native stop', 'target (100 Hz: ≤ 2 ms)',
+    'JS serialize', 'stop→processor', 'same, CPU', 'CPU over native stop', 'distinct stacks', 'loop busy'],
   rows,
 ));
 console.log(`
-stall: longest event-loop delay (monitorEventLoopDelay) from 1 s before the rollover to 0.5 s after the processor ran; floor: the same over 1.5 s mid-window (scheduling noise of this machine).
-native stop: the addon's TimeProfiler.stop (V8 profile out, sampler restarted); JS serialize: serializeTimeProfile into a pprof Profile (raw: always; reqprof: only when a processor needs the profile).
-stop→processor: from the start of the native stop until the processor was called (raw: until time.stop returned), wall and process CPU; CPU over native stop: that CPU minus the native stop's own CPU, i.e. what the window end adds on top of the stop itself.`);
+stall: longest event-loop delay (monitorEventLoopDelay, wall clock, 1 ms resolution) from 1 s before the rollover to 0.5 s after the processor ran; floor: the same over 1.5 s mid-window (scheduling noise of this machine).
+native stop CPU: the addon's TimeProfiler.stop (V8 profile out, sampler restarted), process CPU.
+stop task CPU: process CPU of the event-loop task that ran the native stop (a task: one timer, immediate or I/O callback with the microtasks after it, marked by an async_hooks before hook); longest later task CPU: the longest task after it until the processor was called (reqprof sums a window in slices of ≤ 1 ms between turns of the loop; the workload's own tasks count too); workload task CPU: the longest task in the second before the rollover (the workload's own floor).
+block over native stop: max(stop task − native stop, longest later task): how much longer than the native stop itself the rollover holds the event loop in one piece; the target applies to it.
+JS serialize: serializeTimeProfile into a pprof Profile (raw: always; reqprof: only when a processor needs the profile), inside the tasks above.
+stop→processor: from the start of the native stop until the processor was called (raw: until time.stop returned), wall and process CPU; CPU over native stop: that CPU minus the native stop's own CPU: all the window end adds, in however many tasks.`);
 if (misses.length) console.log(`\ntargets missed:\n${misses.map((m) => `- ${m}`).join('\n')}`);
 printFooter(startedAt);

@@ -1,35 +1,58 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { SamplerBridge } from '../context.js';
-import { OVERFLOW_TAGS } from '../aggregate.js';
-import { TagSet } from '../tags.js';
+import { FOLDED_TAG_SET, tagStorage, type SamplerBridge, type TagStore } from '../context.js';
+import type { TagSet } from '../tags.js';
+import type { NativeTimeProfiler } from './native.js';
 import { SamplerBase, asTagSet } from './sampler.js';
 
-/** Stands for every tag set past the per-window cap; aggregation folds the same ones anyway. */
-const OVERFLOW = new TagSet(OVERFLOW_TAGS);
+/**
+ * Native instances this thread made with `tagStorage` as their frame key and
+ * released. Their holders may still sit in the frames of requests in flight,
+ * and a holder points into memory its instance frees when it is destroyed, so
+ * an instance is disposed only once no holder of it is alive; the next engine
+ * to run reads old holders safely.
+ */
+const retired = new Set<NativeTimeProfiler>();
+
+function liveHolders(native: NativeTimeProfiler): number {
+  const n = native.metrics?.usedAsyncContextCount;
+  // Without the count (another @datadog/pprof version), keep the instance: a few hundred KB.
+  return typeof n === 'number' ? n : Infinity;
+}
+
+function pruneRetired(): void {
+  for (const n of retired) {
+    if (liveHolders(n) > 0) continue;
+    retired.delete(n);
+    try {
+      n.dispose();
+    } catch {
+      // Nothing to release.
+    }
+  }
+}
 
 /**
  * Node >= 24 (or 22 with --experimental-async-context-frame): the tag set rides
- * V8's continuation-preserved embedder data. `tag()` runs its function in a fresh
- * AsyncContextFrame; writing the sampler's context into that frame makes every
- * continuation created inside carry it, with no per-await cost.
+ * V8's continuation-preserved embedder data. The native sampler reads
+ * `tagStorage`'s own entry in the current AsyncContextFrame, where `tag()`
+ * stores a native holder of the tag set instead of the bare tag set: one frame
+ * per `tag()`, and no cost per `await`.
  */
 export class CpedEngine extends SamplerBase {
   readonly mode = 'cped' as const;
-  /** The frame key the native sampler reads; one per engine, never reused by another native instance. */
-  #key = new AsyncLocalStorage<object | undefined>();
   /**
-   * Native context holders by tag key, for the current window. A holder is a
-   * native object with a weak handle: making one costs far more than a lookup,
-   * and many of them (a user id in a tag: one per request) flood the old
-   * generation with garbage only a full GC frees, at a few µs each. So at most
-   * `maxTagSets` distinct tag sets get a holder per window, the same cap the
-   * aggregation applies; the rest share one overflow holder, which is where
-   * their CPU would have been folded anyway. `lookup()` is unaffected: the
-   * real tags stay in the tag context.
+   * Native context holders for the current window, by tag set object and by
+   * tag key. A holder is a native object with a weak handle: making one costs
+   * far more than a lookup, and many of them (a user id in a tag: one per
+   * request) flood the old generation with garbage only a full GC frees, at a
+   * few µs each. So at most `maxTagSets` distinct tag sets get a holder per
+   * window, the same cap the aggregation applies; the rest share one holder
+   * of the folded tag set, where their CPU would have gone anyway, and keep
+   * their real tags for `lookup()` (see `FOLDED_TAG_SET`).
    */
-  #holders = new Map<string, object>();
-  #holdersOf: object | undefined;
-  #overflowHolder: object | undefined;
+  #bySet = new Map<TagSet, TagStore>();
+  #byKey = new Map<string, TagStore>();
+  #holdersOf: NativeTimeProfiler | undefined;
+  #foldedHolder: TagStore | undefined;
   #overflowed = 0;
   readonly #maxTagSets: number;
 
@@ -43,48 +66,63 @@ export class CpedEngine extends SamplerBase {
   }
 
   protected cpedKey(): object {
-    return this.#key;
+    pruneRetired();
+    return tagStorage;
   }
 
+  protected releaseNative(native: NativeTimeProfiler): void {
+    retired.add(native);
+    pruneRetired();
+  }
+
+  #wrap = (tags: TagSet): TagStore => {
+    const known = this.#bySet.get(tags);
+    if (known !== undefined) return known;
+    const h = this.#holder(tags);
+    // Tag sets from the tag cache are the same object request after request;
+    // others (past the cache's bound) are looked up by key.
+    if (this.#bySet.size < 4 * this.#maxTagSets) this.#bySet.set(tags, h);
+    return h;
+  };
+
   /** The holder the native sampler reads for `tags`, made by the current native instance. */
-  #holder(tags: TagSet | undefined): object | undefined {
+  #holder(tags: TagSet): TagStore {
     const native = this.native;
-    if (tags === undefined || native === undefined) return undefined;
+    if (native === undefined) return tags;
     if (this.#holdersOf !== native) {
-      // Holders belong to the native instance that made them.
-      this.#holders.clear();
-      this.#overflowHolder = undefined;
+      // A new native instance: holders are made afresh by it (old ones stay readable).
+      this.#forget();
+      this.#foldedHolder = undefined;
       this.#holdersOf = native;
     }
     const key = tags.key;
-    let h = this.#holders.get(key);
+    let h = this.#byKey.get(key);
     if (h === undefined) {
-      if (this.#holders.size >= this.#maxTagSets) {
+      if (this.#byKey.size >= this.#maxTagSets) {
         this.#overflowed++;
-        return (this.#overflowHolder ??= native.createContextHolder(OVERFLOW));
+        return (this.#foldedHolder ??= native.createContextHolder(FOLDED_TAG_SET) as TagStore);
       }
-      h = native.createContextHolder(tags);
-      this.#holders.set(key, h);
+      h = native.createContextHolder(tags) as TagStore;
+      this.#byKey.set(key, h);
     }
     return h;
   }
 
+  #forget(): void {
+    this.#bySet.clear();
+    this.#byKey.clear();
+  }
+
   /** A new window: tag sets get holders afresh (in-flight requests keep theirs). */
   protected onWindow(): number {
-    this.#holders.clear();
+    this.#forget();
     const overflowed = this.#overflowed;
     this.#overflowed = 0;
     return overflowed;
   }
 
   protected bridge(): SamplerBridge {
-    const key = this.#key;
-    return {
-      // A second frame entry beside tagStorage's, holding what the sampler reads;
-      // leaving run() restores the previous frame and with it the sampler context.
-      run: <R>(tags: TagSet | undefined, _previous: TagSet | undefined, fn: () => R): R => key.run(this.#holder(tags), fn),
-      enter: (tags: TagSet | undefined) => key.enterWith(this.#holder(tags)),
-    };
+    return { kind: 'store', wrap: this.#wrap };
   }
 
   protected resolve(context: unknown): TagSet | undefined {

@@ -1,5 +1,5 @@
 import { createHook, type AsyncHook } from 'node:async_hooks';
-import { tagStorage, type SamplerBridge } from '../context.js';
+import { currentTags, type SamplerBridge } from '../context.js';
 import type { TagSet } from '../tags.js';
 import { sampleCountIndex } from './native.js';
 import { SamplerBase, asTagSet } from './sampler.js';
@@ -35,11 +35,11 @@ export class HooksEngine extends SamplerBase {
     const native = this.native!;
     this.#state = native.state;
     this.#kSampleCount = sampleCountIndex();
-    this.#holder = { ref: tagStorage.getStore() };
+    this.#holder = { ref: currentTags() };
     this.#lastCount = this.#state[this.#kSampleCount]!;
     native.context = this.#holder;
     const update = this.#update;
-    this.#hook = createHook({ before: () => update(tagStorage.getStore()) });
+    this.#hook = createHook({ before: () => update(currentTags()) });
     this.#hook.enable();
   }
 
@@ -64,6 +64,7 @@ export class HooksEngine extends SamplerBase {
   protected bridge(): SamplerBridge {
     const update = this.#update;
     return {
+      kind: 'notify',
       run<R>(tags: TagSet | undefined, previous: TagSet | undefined, fn: () => R): R {
         update(tags);
         try {

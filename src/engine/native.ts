@@ -44,6 +44,8 @@ export interface NativeTimeProfiler {
   /** With CPED: a holder object for `value` that the sampler can read from an AsyncContextFrame. */
   createContextHolder(value: unknown): object;
   v8ProfilerStuckEventLoopDetected(): number;
+  /** How many context holders of this instance are alive (CPED). */
+  readonly metrics?: { usedAsyncContextCount?: number };
 }
 
 export interface NativeTimeProfilerOptions {

@@ -4,9 +4,10 @@ import { TagSet } from '../tags.js';
 import type { Profile } from 'pprof-format';
 import {
   createNativeTimeProfiler, packageTimeProfilerStarted, serializeProfile,
-  type NativeTimeProfiler, type RawNode, type RawTimeProfile,
+  type NativeTimeProfiler, type RawTimeProfile,
 } from './native.js';
-import type { CollectWants, EngineMode, FunctionTotals, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
+import type { CollectWants, EngineMode, PendingWindow, RawWindow, SamplerEngine } from './types.js';
+import { WindowSum } from './window-sum.js';
 
 /** The process owns one native sampler per thread: a second reqprof profiler must not steal it. */
 let owner: object | undefined;
@@ -98,8 +99,12 @@ export abstract class SamplerBase implements SamplerEngine {
   }
 
   collect(restart: boolean, wants: CollectWants = NO_WANTS): RawWindow {
+    return this.stop(restart, wants).finish();
+  }
+
+  stop(restart: boolean, wants: CollectWants = NO_WANTS): PendingWindow {
     const native = this.native;
-    if (!this.#started || native === undefined) throw new Error('reqprof: internal error: collect() while the sampler is stopped');
+    if (!this.#started || native === undefined) throw new Error('reqprof: internal error: stop() while the sampler is stopped');
     if (!restart) {
       this.onStopping();
       setSamplerBridge(undefined);
@@ -122,89 +127,18 @@ export abstract class SamplerBase implements SamplerEngine {
     }
     this.#windowStart = end;
     const overflowedContexts = this.onWindow();
-    const idleTags = wants.profile ? new Map<object, TagSet | undefined>() : undefined;
-    const window = this.#sum(raw, wants.functions, idleTags);
-    window.overflowedContexts = overflowedContexts;
-    window.start = start;
-    window.end = end;
-    if (wants.profile) window.profile = this.#serialize(raw, start, idleTags!);
-    return window;
-  }
-
-  /**
-   * Sums CPU per tag set (and per leaf function) over every sample of the raw profile.
-   *
-   * A sample taken while the thread is idle carries no context but does carry
-   * the CPU used since the previous sample: the tail of the work that ran just
-   * before the thread went idle. That CPU goes to the tags of the sample before
-   * it in time, instead of to the untagged group, where it would be lost to
-   * the request that used it (up to half a sampling period per burst of work).
-   */
-  #sum(raw: RawTimeProfile, functions: boolean, idleTags: Map<object, TagSet | undefined> | undefined): RawWindow {
-    const totals = new Map<TagSet | undefined, TagSetTotals>();
-    let samples = 0;
-    const add = (tags: TagSet | undefined, cpu: number, node: RawNode | undefined): void => {
-      let t = totals.get(tags);
-      if (t === undefined) {
-        t = { tags, cpuNanos: 0, samples: 0 };
-        totals.set(tags, t);
-      }
-      t.cpuNanos += cpu;
-      t.samples++;
-      if (functions && node !== undefined) addFunction(t, node, cpu);
+    const sum = new WindowSum(raw, (c) => this.resolve(c), wants.functions, wants.profile);
+    return {
+      step: (deadline) => sum.step(deadline),
+      finish: () => {
+        sum.step(Infinity);
+        const window: RawWindow = {
+          start, end, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, overflowedContexts,
+        };
+        if (wants.profile) window.profile = this.#serialize(raw, start, sum.idleTags!);
+        return window;
+      },
     };
-    // Timestamps of attributed samples, to hand idle tails to their predecessor.
-    // Plain numbers in parallel arrays: this runs per sample at window end, on
-    // the event loop (nanosecond timestamps lose only sub-microsecond precision).
-    const times: number[] = [];
-    const timeTags: Array<TagSet | undefined> = [];
-    const timeNodes: RawNode[] = [];
-    const idle: Array<{ ts: number; cpu: number; entry: object }> = [];
-    const stack: RawNode[] = [];
-    for (const child of raw.topDownRoot.children) {
-      // As the pprof serializer does: (program) samples are dropped (their CPU carries to the next sample).
-      if (child.name !== '(program)') stack.push(child);
-    }
-    while (stack.length > 0) {
-      const node = stack.pop()!;
-      const contexts = node.contexts;
-      if (contexts !== undefined) {
-        const isIdle = node.name === '(idle)';
-        for (let i = 0; i < contexts.length; i++) {
-          const c = contexts[i]!;
-          samples++;
-          if (isIdle && c.context === undefined && c.timestamp !== undefined) {
-            idle.push({ ts: Number(c.timestamp), cpu: c.cpuTime ?? 0, entry: c });
-            continue;
-          }
-          const tags = this.resolve(c.context);
-          add(tags, c.cpuTime ?? 0, node);
-          if (c.timestamp !== undefined) {
-            times.push(Number(c.timestamp));
-            timeTags.push(tags);
-            timeNodes.push(node);
-          }
-        }
-      }
-      const children = node.children;
-      for (let i = 0; i < children.length; i++) stack.push(children[i]!);
-    }
-    if (idle.length > 0) {
-      const order = new Uint32Array(times.length);
-      for (let i = 0; i < order.length; i++) order[i] = i;
-      order.sort((a, b) => times[a]! - times[b]!);
-      idle.sort((a, b) => a.ts - b.ts);
-      let j = -1;
-      for (const s of idle) {
-        while (j + 1 < order.length && times[order[j + 1]!]! <= s.ts) j++;
-        const before = j >= 0 ? order[j]! : -1;
-        const tags = before >= 0 ? timeTags[before] : undefined;
-        add(tags, s.cpu, before >= 0 ? timeNodes[before] : undefined);
-        // The pprof profile labels the idle sample the same way, so its totals match.
-        idleTags?.set(s.entry, tags);
-      }
-    }
-    return { start: 0, end: 0, totals, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, samples };
   }
 
   #serialize(raw: RawTimeProfile, startMs: number, idleTags: Map<object, TagSet | undefined>): Profile {
@@ -243,9 +177,13 @@ export abstract class SamplerBase implements SamplerEngine {
     const n = this.native;
     this.native = undefined;
     this.#bufferMillis = 0;
-    if (n === undefined) return;
+    if (n !== undefined) this.releaseNative(n);
+  }
+
+  /** Frees a native instance this engine no longer uses. */
+  protected releaseNative(native: NativeTimeProfiler): void {
     try {
-      n.dispose();
+      native.dispose();
     } catch {
       // Nothing to release.
     }
@@ -256,20 +194,4 @@ const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string,
 
 export function asTagSet(value: unknown): TagSet | undefined {
   return value instanceof TagSet ? value : undefined;
-}
-
-/** Adds a sample's CPU to its leaf function within the tag set. */
-function addFunction(t: TagSetTotals, node: RawNode, cpu: number): void {
-  const key = `${node.name ?? ''}\u0000${node.scriptName ?? ''}\u0000${node.lineNumber ?? 0}`;
-  t.functions ??= new Map<string, FunctionTotals>();
-  const f = t.functions.get(key);
-  if (f === undefined) {
-    t.functions.set(key, {
-      name: node.name || '(anonymous)',
-      file: node.scriptName ?? '',
-      line: node.lineNumber ?? 0,
-      column: node.columnNumber ?? 0,
-      cpuNanos: cpu,
-    });
-  } else f.cpuNanos += cpu;
 }

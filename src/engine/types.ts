@@ -50,12 +50,25 @@ export interface RawWindow {
   requests?: RequestCounts;
 }
 
+/** A stopped window whose samples are being summed. */
+export interface PendingWindow {
+  /** Sums until done or until `performance.now()` passes `deadline`; true once done. */
+  step(deadline: number): boolean;
+  /** Sums what is left, serializes the pprof profile if asked, and returns the window. */
+  finish(): RawWindow;
+}
+
 export interface SamplerEngine {
   readonly mode: EngineMode;
   readonly started: boolean;
   /** Starts sampling; `maxWindowMillis` sizes the native context buffer. */
   start(maxWindowMillis: number, sourceMapper?: unknown): void;
-  /** Stops the current window and sums its samples; with `restart` the next window starts first. */
+  /**
+   * Stops the current window (with `restart` the next one starts first) and
+   * returns its samples, to be summed in slices (`step`) or at once (`finish`).
+   */
+  stop(restart: boolean, wants?: CollectWants): PendingWindow;
+  /** `stop(restart, wants).finish()`: the whole window at once (at exit). */
   collect(restart: boolean, wants?: CollectWants): RawWindow;
   /** Stops sampling without collecting (used on failures and exit). */
   abort(): void;

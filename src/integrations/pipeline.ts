@@ -2,7 +2,8 @@ import { runWithTags } from '../context.js';
 import { getDefaultLogger, type Logger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { countFinishedRequest, enableRequestCounting } from '../request-counter.js';
-import { TagSet, mergePairs, parseTags } from '../tags.js';
+import { parseTags, type TagSet } from '../tags.js';
+import { derivePairs } from '../tag-cache.js';
 import { TracerChain, newRPCInfo } from '../tracer/chain.js';
 import { splitGrpcMethod } from '../tracer/grpc-status.js';
 import type { CallType, MutableRPCInfo } from '../tracer/types.js';
@@ -190,7 +191,7 @@ export class ServerPipeline {
     const added = fns.length === 0 ? EMPTY
       : runWithTags(undefined, () => this.#runStage('transport', record.info, fns, (fn) => fn(record.info)));
     return then(added, (pairs) => {
-      const tags = pairs.length === 0 ? undefined : new TagSet(mergePairs(EMPTY, pairs));
+      const tags = pairs.length === 0 ? undefined : derivePairs(undefined, pairs);
       record.transportTags = tags;
       record.tags = tags;
       return runWithTags(tags, next);
@@ -211,7 +212,7 @@ export class ServerPipeline {
       : runWithTags(record.transportTags, () => this.#runStage('message', record.info, fns, (fn) => fn(message, record.info)));
     return then(added, (pairs) => {
       const base = record.transportTags;
-      const tags = pairs.length === 0 ? base : new TagSet(mergePairs(base ? base.pairs : EMPTY, pairs));
+      const tags = pairs.length === 0 ? base : derivePairs(base, pairs);
       if (!perMessage) record.tags = tags;
       return runWithTags(tags, next);
     });

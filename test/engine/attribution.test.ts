@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { newProfiler, tag } from '../../src/index.js';
+import { OVERFLOW_KEY, lookup, newProfiler, tag } from '../../src/index.js';
 import { GroundTruth, Recorder, burn, timed } from '../helpers/cpu.js';
 import { enginesHere } from '../helpers/engines.js';
 
@@ -147,5 +147,55 @@ for (const engine of enginesHere()) {
       const share = tagged ? tagged.value / w.window.totalCpu : 0;
       assert.ok(share > 0.5, `window ${w.window.start} (${w.window.reason}): request=long has ${(share * 100).toFixed(0)}% of CPU`);
     }
+  });
+}
+
+for (const engine of enginesHere()) {
+  test(`[${engine}] a request in flight when its profiler stops keeps its tags under the next profiler`, async () => {
+    let stop = false;
+    const first = newProfiler(() => {}, 0, 60_000, { samplingIntervalMicros: 1000, engine });
+    const firstRunning = first.run();
+    await new Promise((r) => setTimeout(r, 50));
+    const request = tag({ request: 'long' }, async () => {
+      while (!stop) {
+        burn(3);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await first.stop();
+    await firstRunning;
+    const rec = new Recorder();
+    const second = newProfiler(rec.processor, 0, 60_000, { samplingIntervalMicros: 1000, engine });
+    const secondRunning = second.run();
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await request;
+    await second.stop();
+    await secondRunning;
+    const w = rec.windows[0]!;
+    const tagged = w.profiles.find((p) => p.key === 'request=long');
+    const share = tagged ? tagged.value / w.window.totalCpu : 0;
+    assert.ok(w.window.samples > 100, `${w.window.samples} samples`);
+    assert.ok(share > 0.5, `request=long has ${(share * 100).toFixed(0)}% of the second profiler's CPU`);
+  });
+
+  test(`[${engine}] past maxTagSets, requests are folded into the overflow tag set but lookup() still sees their own tags`, async () => {
+    const rec = new Recorder();
+    const p = newProfiler(rec.processor, 0, 60_000, { samplingIntervalMicros: 1000, maxTagSets: 5, engine });
+    const running = p.run();
+    const seen: string[] = [];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => tag({ user: `u${i}` }, async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      burn(2);
+      await null;
+      seen.push(lookup('user') ?? 'none');
+    })));
+    await p.stop();
+    await running;
+    assert.deepEqual(seen.sort(), Array.from({ length: 20 }, (_, i) => `u${i}`).sort());
+    const { profiles } = rec.windows[0]!;
+    assert.ok(profiles.some((x) => x.key === OVERFLOW_KEY), profiles.map((x) => x.key).join(', '));
+    assert.ok(profiles.filter((x) => x.key.startsWith('user=')).length <= 5);
   });
 }

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createNativeTimeProfiler } from '../../src/engine/native.js';
+import { WindowSum } from '../../src/engine/window-sum.js';
+import { createTagSet, type TagSet } from '../../src/tags.js';
+import { burn } from '../helpers/cpu.js';
+
+/** A real window from the native sampler: three tag sets taking turns, with idle gaps between bursts. */
+async function recordWindow() {
+  const native = createNativeTimeProfiler({ intervalMicros: 200, durationMillis: 5_000, useCPED: false });
+  const sets = ['a', 'b', 'c'].map((r) => createTagSet({ route: r }));
+  native.start();
+  try {
+    for (let round = 0; round < 60; round++) {
+      const tags = sets[round % 3]!;
+      native.context = { ref: tags };
+      burn(2);
+      native.context = { ref: undefined };
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return native.stop(false);
+  } finally {
+    native.dispose();
+  }
+}
+
+const resolve = (c: unknown): TagSet | undefined => (c as { ref?: TagSet } | undefined)?.ref;
+
+function byKey(sum: WindowSum): Map<string, { cpu: number; samples: number }> {
+  const out = new Map<string, { cpu: number; samples: number }>();
+  for (const t of sum.totals.values()) out.set(t.tags?.key ?? '(untagged)', { cpu: t.cpuNanos, samples: t.samples });
+  return out;
+}
+
+test('a window summed in many short slices gives exactly the totals of one pass, idle tails included', async () => {
+  const raw = await recordWindow();
+  const once = new WindowSum(raw, resolve, true, true);
+  assert.equal(once.step(Infinity), true);
+  const sliced = new WindowSum(raw, resolve, true, true);
+  let slices = 1;
+  // A deadline already past: every slice stops at its first look at the clock.
+  while (!sliced.step(-Infinity)) slices++;
+  assert.ok(once.samples > 300, `${once.samples} samples`);
+  assert.ok(slices >= Math.floor(once.samples / 128), `${slices} slices for ${once.samples} samples`);
+  assert.equal(sliced.samples, once.samples);
+  assert.deepEqual(byKey(sliced), byKey(once));
+  for (const [tags, t] of once.totals) {
+    const other = sliced.totals.get(tags)!;
+    assert.deepEqual([...(other.functions?.entries() ?? [])].sort(), [...(t.functions?.entries() ?? [])].sort());
+  }
+  assert.equal(sliced.idleTags!.size, once.idleTags!.size);
+  // The bursts were tagged: their CPU, idle tails included, carries the routes.
+  const tagged = [...once.totals.values()].filter((t) => t.tags !== undefined).reduce((s, t) => s + t.cpuNanos, 0);
+  const all = [...once.totals.values()].reduce((s, t) => s + t.cpuNanos, 0);
+  assert.ok(tagged / all > 0.8, `${(100 * tagged / all).toFixed(0)}% tagged`);
+});
