@@ -4,8 +4,8 @@ import type { FunctionTotals, TagSetTotals } from './types.js';
 
 type Context = NonNullable<RawNode['contexts']>[number];
 
-/** How many samples are summed between two looks at the clock. */
-const CHECK_EVERY = 128;
+/** How many samples (or tree nodes) are summed between two looks at the clock (~40 ns each). */
+const CHECK_EVERY = 32;
 
 /**
  * Sums one window's CPU per tag set (and per leaf function) over every sample
@@ -30,11 +30,13 @@ export class WindowSum {
   #node: RawNode | undefined;
   #index = 0;
   #done = false;
-  // Timed samples in parallel arrays (plain numbers: this runs per sample, on the event loop).
+  // Timed samples in parallel arrays (plain numbers: this runs per sample, on the event loop):
+  // time in µs since the epoch, and the tags and node of a sample, or the entry of an idle one.
   readonly #times: number[] = [];
   readonly #timeTags: Array<TagSet | undefined> = [];
   readonly #timeNodes: RawNode[] = [];
-  readonly #idle: Array<{ ts: number; cpu: number; entry: object }> = [];
+  readonly #idleEntries: Array<Context | undefined> = [];
+  #idleCount = 0;
 
   constructor(raw: RawTimeProfile, resolve: (context: unknown) => TagSet | undefined, functions: boolean, labelIdle: boolean) {
     this.#resolve = resolve;
@@ -86,7 +88,11 @@ export class WindowSum {
   #sample(node: RawNode, c: Context, isIdle: boolean): void {
     this.samples++;
     if (isIdle && c.context === undefined && c.timestamp !== undefined) {
-      this.#idle.push({ ts: Number(c.timestamp), cpu: c.cpuTime ?? 0, entry: c });
+      this.#times.push(Number(c.timestamp));
+      this.#timeTags.push(undefined);
+      this.#timeNodes.push(node);
+      this.#idleEntries.push(c);
+      this.#idleCount++;
       return;
     }
     const tags = this.#resolve(c.context);
@@ -95,6 +101,7 @@ export class WindowSum {
       this.#times.push(Number(c.timestamp));
       this.#timeTags.push(tags);
       this.#timeNodes.push(node);
+      this.#idleEntries.push(undefined);
     }
   }
 
@@ -109,24 +116,51 @@ export class WindowSum {
     if (this.#functions && node !== undefined) addFunction(t, node, cpu);
   }
 
-  /** Gives each idle sample's CPU to the tags of the last sample before it. */
+  /** Gives each idle sample's CPU to the tags of the last busy sample before it. */
   #assignIdle(): void {
-    const idle = this.#idle;
-    if (idle.length === 0) return;
-    const times = this.#times;
-    const order = new Uint32Array(times.length);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    order.sort((a, b) => times[a]! - times[b]!);
-    idle.sort((a, b) => a.ts - b.ts);
-    let j = -1;
-    for (const s of idle) {
-      while (j + 1 < order.length && times[order[j + 1]!]! <= s.ts) j++;
-      const before = j >= 0 ? order[j]! : -1;
-      const tags = before >= 0 ? this.#timeTags[before] : undefined;
-      this.#add(tags, s.cpu, before >= 0 ? this.#timeNodes[before] : undefined);
-      this.idleTags?.set(s.entry, tags);
+    if (this.#idleCount === 0) return;
+    const idle = this.#idleEntries;
+    let last = -1;
+    for (const i of timeOrder(this.#times, idle)) {
+      const entry = idle[i];
+      if (entry === undefined) {
+        last = i;
+        continue;
+      }
+      const tags = last >= 0 ? this.#timeTags[last] : undefined;
+      this.#add(tags, entry.cpuTime ?? 0, last >= 0 ? this.#timeNodes[last] : undefined);
+      this.idleTags?.set(entry, tags);
     }
   }
+}
+
+/**
+ * Sample indices in time order, a busy sample before an idle one taken in the
+ * same microsecond. Sorted as packed numbers (time, idle bit, index in one
+ * double) by the engine's native numeric sort: a comparator function would
+ * run tens of thousands of times in code that runs once per window and is
+ * never optimized (4 ms for 2 800 samples on Node 24).
+ */
+function timeOrder(times: readonly number[], idle: ReadonlyArray<unknown>): Iterable<number> {
+  const n = times.length;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const t = times[i]!;
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  if ((2 * (max - min) + 2) * n >= Number.MAX_SAFE_INTEGER) {
+    // A window too long to pack: order with a comparator instead.
+    const order = Array.from({ length: n }, (_, i) => i);
+    return order.sort((a, b) => times[a]! - times[b]! || (idle[a] === undefined ? 0 : 1) - (idle[b] === undefined ? 0 : 1) || a - b);
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (2 * (times[i]! - min) + (idle[i] === undefined ? 0 : 1)) * n + i;
+  keys.sort();
+  const order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) order[k] = keys[k]! % n;
+  return order;
 }
 
 /** Adds a sample's CPU to its leaf function within the tag set. */
