@@ -8,6 +8,17 @@ type Context = NonNullable<RawNode['contexts']>[number];
 const CHECK_EVERY = 32;
 
 /**
+ * Timed samples are ordered by one native numeric sort of packed keys
+ * (time, an idle bit, the sample's index: one double each), not by a
+ * comparator: this code runs once per window, so it is never optimized, and a
+ * comparator sort cost 4 ms per 2 800 samples on Node 24. A key holds
+ * INDEX_SLOTS indices and times within ±TIME_SPAN µs of the first sample's;
+ * a window past either (hours long, a million samples) is ordered with a comparator.
+ */
+const INDEX_SLOTS = 2 ** 20;
+const TIME_SPAN = 2 ** 30;
+
+/**
  * Sums one window's CPU per tag set (and per leaf function) over every sample
  * of the raw V8 profile, in slices: `step(deadline)` works until the deadline
  * and can be called again, so the window loop can hand the event loop back
@@ -26,17 +37,26 @@ export class WindowSum {
   readonly idleTags: Map<object, TagSet | undefined> | undefined;
   readonly #resolve: (context: unknown) => TagSet | undefined;
   readonly #functions: boolean;
+  // Phase 1, the walk over the tree (resumable).
   readonly #stack: RawNode[] = [];
   #node: RawNode | undefined;
   #index = 0;
-  #done = false;
   // Timed samples in parallel arrays (plain numbers: this runs per sample, on the event loop):
-  // time in µs since the epoch, and the tags and node of a sample, or the entry of an idle one.
+  // time in µs since the epoch and its packed sort key, and the tags and node of a
+  // busy sample or the entry of an idle one.
   readonly #times: number[] = [];
+  readonly #keys: number[] = [];
+  #firstTime = NaN;
+  #packable = true;
   readonly #timeTags: Array<TagSet | undefined> = [];
   readonly #timeNodes: RawNode[] = [];
   readonly #idleEntries: Array<Context | undefined> = [];
   #idleCount = 0;
+  // Phase 2, the idle tails in time order (resumable).
+  #order: ArrayLike<number> | undefined;
+  #position = 0;
+  #lastBusy = -1;
+  #phase: 'walk' | 'order' | 'assign' | 'done' = 'walk';
 
   constructor(raw: RawTimeProfile, resolve: (context: unknown) => TagSet | undefined, functions: boolean, labelIdle: boolean) {
     this.#resolve = resolve;
@@ -48,16 +68,37 @@ export class WindowSum {
     }
   }
 
-  /** Sums until done or until `performance.now()` passes `deadline`; true once every sample is summed. */
+  /**
+   * Sums until done or until `performance.now()` passes `deadline`; true once
+   * every sample is summed. Each phase (walk, ordering the idle tails,
+   * assigning them) starts in a slice of its own when the deadline has passed.
+   */
   step(deadline: number): boolean {
-    if (this.#done) return true;
+    if (this.#phase === 'walk') {
+      if (!this.#walk(deadline)) return false;
+      this.#phase = this.#idleCount === 0 ? 'done' : 'order';
+      if (this.#phase === 'order' && performance.now() >= deadline) return false;
+    }
+    if (this.#phase === 'order') {
+      this.#order = this.#timeOrder();
+      this.#phase = 'assign';
+      if (performance.now() >= deadline) return false;
+    }
+    if (this.#phase === 'assign') {
+      if (!this.#assignIdle(deadline)) return false;
+      this.#phase = 'done';
+    }
+    return true;
+  }
+
+  #walk(deadline: number): boolean {
     let budget = CHECK_EVERY;
     const stack = this.#stack;
     for (;;) {
       let node = this.#node;
       if (node === undefined) {
         node = stack.pop();
-        if (node === undefined) break;
+        if (node === undefined) return true;
         this.#node = node;
         this.#index = 0;
         const children = node.children;
@@ -80,29 +121,28 @@ export class WindowSum {
         budget = CHECK_EVERY;
       }
     }
-    this.#assignIdle();
-    this.#done = true;
-    return true;
   }
 
   #sample(node: RawNode, c: Context, isIdle: boolean): void {
     this.samples++;
-    if (isIdle && c.context === undefined && c.timestamp !== undefined) {
-      this.#times.push(Number(c.timestamp));
-      this.#timeTags.push(undefined);
-      this.#timeNodes.push(node);
-      this.#idleEntries.push(c);
-      this.#idleCount++;
-      return;
+    const idle = isIdle && c.context === undefined;
+    let tags: TagSet | undefined;
+    if (!idle) {
+      tags = this.#resolve(c.context);
+      this.#add(tags, c.cpuTime ?? 0, node);
     }
-    const tags = this.#resolve(c.context);
-    this.#add(tags, c.cpuTime ?? 0, node);
-    if (c.timestamp !== undefined) {
-      this.#times.push(Number(c.timestamp));
-      this.#timeTags.push(tags);
-      this.#timeNodes.push(node);
-      this.#idleEntries.push(undefined);
-    }
+    if (c.timestamp === undefined) return;
+    const t = Number(c.timestamp);
+    const i = this.#times.length;
+    if (i === 0) this.#firstTime = t;
+    const rel = t - this.#firstTime;
+    if (rel <= -TIME_SPAN || rel >= TIME_SPAN || i >= INDEX_SLOTS) this.#packable = false;
+    this.#times.push(t);
+    this.#keys.push((2 * (rel + TIME_SPAN) + (idle ? 1 : 0)) * INDEX_SLOTS + i);
+    this.#timeTags.push(tags);
+    this.#timeNodes.push(node);
+    this.#idleEntries.push(idle ? c : undefined);
+    if (idle) this.#idleCount++;
   }
 
   #add(tags: TagSet | undefined, cpu: number, node: RawNode | undefined): void {
@@ -116,51 +156,44 @@ export class WindowSum {
     if (this.#functions && node !== undefined) addFunction(t, node, cpu);
   }
 
-  /** Gives each idle sample's CPU to the tags of the last busy sample before it. */
-  #assignIdle(): void {
-    if (this.#idleCount === 0) return;
-    const idle = this.#idleEntries;
-    let last = -1;
-    for (const i of timeOrder(this.#times, idle)) {
-      const entry = idle[i];
-      if (entry === undefined) {
-        last = i;
-        continue;
-      }
-      const tags = last >= 0 ? this.#timeTags[last] : undefined;
-      this.#add(tags, entry.cpuTime ?? 0, last >= 0 ? this.#timeNodes[last] : undefined);
-      this.idleTags?.set(entry, tags);
+  /** Timed samples in time order, a busy one before an idle one taken in the same microsecond. */
+  #timeOrder(): ArrayLike<number> {
+    if (this.#packable) {
+      const keys = Float64Array.from(this.#keys);
+      keys.sort();
+      return keys;
     }
-  }
-}
-
-/**
- * Sample indices in time order, a busy sample before an idle one taken in the
- * same microsecond. Sorted as packed numbers (time, idle bit, index in one
- * double) by the engine's native numeric sort: a comparator function would
- * run tens of thousands of times in code that runs once per window and is
- * never optimized (4 ms for 2 800 samples on Node 24).
- */
-function timeOrder(times: readonly number[], idle: ReadonlyArray<unknown>): Iterable<number> {
-  const n = times.length;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const t = times[i]!;
-    if (t < min) min = t;
-    if (t > max) max = t;
-  }
-  if ((2 * (max - min) + 2) * n >= Number.MAX_SAFE_INTEGER) {
-    // A window too long to pack: order with a comparator instead.
-    const order = Array.from({ length: n }, (_, i) => i);
+    const times = this.#times;
+    const idle = this.#idleEntries;
+    const order = Array.from({ length: times.length }, (_, i) => i);
     return order.sort((a, b) => times[a]! - times[b]! || (idle[a] === undefined ? 0 : 1) - (idle[b] === undefined ? 0 : 1) || a - b);
   }
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (2 * (times[i]! - min) + (idle[i] === undefined ? 0 : 1)) * n + i;
-  keys.sort();
-  const order = new Uint32Array(n);
-  for (let k = 0; k < n; k++) order[k] = keys[k]! % n;
-  return order;
+
+  /** Gives each idle sample's CPU to the tags of the last busy sample before it. */
+  #assignIdle(deadline: number): boolean {
+    const order = this.#order!;
+    const packed = this.#packable;
+    const idle = this.#idleEntries;
+    let budget = CHECK_EVERY;
+    while (this.#position < order.length) {
+      const v = order[this.#position++]!;
+      const i = packed ? v % INDEX_SLOTS : v;
+      const entry = idle[i];
+      if (entry === undefined) {
+        this.#lastBusy = i;
+      } else {
+        const last = this.#lastBusy;
+        const tags = last >= 0 ? this.#timeTags[last] : undefined;
+        this.#add(tags, entry.cpuTime ?? 0, last >= 0 ? this.#timeNodes[last] : undefined);
+        this.idleTags?.set(entry, tags);
+      }
+      if (--budget === 0) {
+        if (performance.now() >= deadline) return false;
+        budget = CHECK_EVERY;
+      }
+    }
+    return true;
+  }
 }
 
 /** Adds a sample's CPU to its leaf function within the tag set. */
