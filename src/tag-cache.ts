@@ -17,7 +17,7 @@ import { TAG_LIMITS, TagSet, mergePairs, mergeTags } from './tags.js';
  * Bounded: past `MAX_NODES` nodes in all (a user id in a tag makes one per
  * request), every trie is dropped at once and filling starts over.
  */
-const MAX_NODES = 16_384;
+const MAX_NODES = 4_096;
 
 class Node {
   /** key -> value -> next node. */

@@ -9,10 +9,12 @@
 //
 // Each variant runs in its own child process (one sampler per process): a warm-up
 // session of six 0.4 s windows, then one window measured.
-// - "window-end block": from the start of the sampler's collect() (native stop,
-//   per-tag sums, top functions, pprof serialization) until the last processor is
-//   called, all one synchronous turn of the event loop; it includes the sync part
-//   of the processors before it. "its CPU" is the process CPU time over the same
+// - "window-end block": from the start of the native stop (then the per-tag
+//   sums, top functions, pprof serialization) until the last processor is
+//   called; it includes the sync part of the processors before it. The sums run
+//   in slices of at most 1 ms with the event loop handed back between them, so
+//   this span is several turns of the loop, not one block: `npm run bench:stall`
+//   measures the longest single block. "its CPU" is the process CPU time over the same
 //   span: what the block costs on a machine where other processes compete.
 // - "processor sync": the time inside the measured processor's call alone;
 //   "processor total": until its promise settles (file writes and gzip run off the loop).
