@@ -50,6 +50,11 @@ export function setSamplerBridge(b: SamplerBridge | undefined): void {
   bridge = b;
 }
 
+/** @internal the bridge installed now, if any. */
+export function samplerBridge(): SamplerBridge | undefined {
+  return bridge;
+}
+
 /** The tag set a `tagStorage` value stands for. */
 export function tagsOf(store: TagStore | undefined): TagSet | undefined {
   if (store === undefined || store instanceof TagSet) return store;

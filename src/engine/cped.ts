@@ -70,6 +70,10 @@ export class CpedEngine extends SamplerBase {
     return tagStorage;
   }
 
+  protected bridgeWhileStopped(): boolean {
+    return true;
+  }
+
   protected releaseNative(native: NativeTimeProfiler): void {
     retired.add(native);
     pruneRetired();

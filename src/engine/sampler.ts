@@ -1,4 +1,4 @@
-import { setSamplerBridge, type SamplerBridge } from '../context.js';
+import { samplerBridge, setSamplerBridge, type SamplerBridge } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
 import { TagSet } from '../tags.js';
 import type { Profile } from 'pprof-format';
@@ -26,6 +26,7 @@ export abstract class SamplerBase implements SamplerEngine {
   abstract readonly mode: EngineMode;
   protected native: NativeTimeProfiler | undefined;
   #started = false;
+  #bridge: SamplerBridge | undefined;
   #windowStart = 0;
   #bufferMillis = 0;
   #sourceMapper: unknown;
@@ -52,6 +53,15 @@ export abstract class SamplerBase implements SamplerEngine {
   protected onStarted(): void {}
   /** Path-specific teardown each time sampling stops. */
   protected onStopping(): void {}
+  /**
+   * Whether tagging keeps going through this engine's bridge while sampling is
+   * stopped between windows (pause, interval): CPED does, so that requests
+   * tagged in a gap carry a holder and are sampled with their tags once
+   * sampling resumes.
+   */
+  protected bridgeWhileStopped(): boolean {
+    return false;
+  }
   /** Called at each window end; returns how many contexts were folded into the overflow tag set. */
   protected onWindow(): number {
     return 0;
@@ -95,7 +105,8 @@ export abstract class SamplerBase implements SamplerEngine {
     this.#started = true;
     this.#windowStart = Date.now();
     this.onStarted();
-    setSamplerBridge(this.bridge());
+    this.#bridge ??= this.bridge();
+    setSamplerBridge(this.#bridge);
   }
 
   collect(restart: boolean, wants: CollectWants = NO_WANTS): RawWindow {
@@ -107,7 +118,7 @@ export abstract class SamplerBase implements SamplerEngine {
     if (!this.#started || native === undefined) throw new Error('reqprof: internal error: stop() while the sampler is stopped');
     if (!restart) {
       this.onStopping();
-      setSamplerBridge(undefined);
+      if (!this.bridgeWhileStopped()) this.#removeBridge();
     }
     const start = this.#windowStart;
     const end = Date.now();
@@ -159,9 +170,9 @@ export abstract class SamplerBase implements SamplerEngine {
   }
 
   abort(): void {
+    this.#removeBridge();
     if (this.#started) {
       this.onStopping();
-      setSamplerBridge(undefined);
       try {
         this.native?.stop(false);
       } catch {
@@ -171,6 +182,12 @@ export abstract class SamplerBase implements SamplerEngine {
       owner = undefined;
     }
     this.#disposeNative();
+  }
+
+  /** Uninstalls this engine's bridge (not another profiler's, installed since). */
+  #removeBridge(): void {
+    if (this.#bridge !== undefined && samplerBridge() === this.#bridge) setSamplerBridge(undefined);
+    this.#bridge = undefined;
   }
 
   #disposeNative(): void {

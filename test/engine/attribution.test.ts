@@ -199,3 +199,34 @@ for (const engine of enginesHere()) {
     assert.ok(profiles.filter((x) => x.key.startsWith('user=')).length <= 5);
   });
 }
+
+for (const engine of enginesHere()) {
+  test(`[${engine}] a request tagged while the profiler is paused is sampled with its tags after resume`, async () => {
+    const rec = new Recorder();
+    const profiler = newProfiler(rec.processor, 0, 60_000, { samplingIntervalMicros: 1000, engine });
+    const running = profiler.run();
+    await new Promise((r) => setTimeout(r, 50));
+    await profiler.pause();
+    let stop = false;
+    // Tagged during the pause, working on after the resume.
+    const request = tag({ request: 'from-the-gap' }, async () => {
+      while (!stop) {
+        burn(3);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    rec.windows.length = 0;
+    await profiler.resume();
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await request;
+    await profiler.stop();
+    await running;
+    const w = rec.windows.find((x) => x.window.samples > 100)!;
+    assert.ok(w, `windows: ${rec.windows.map((x) => x.window.samples).join(', ')}`);
+    const tagged = w.profiles.find((p) => p.key === 'request=from-the-gap');
+    const share = tagged ? tagged.value / w.window.totalCpu : 0;
+    assert.ok(share > 0.5, `request=from-the-gap has ${(share * 100).toFixed(0)}% of the CPU after resume`);
+  });
+}
