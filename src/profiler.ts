@@ -210,8 +210,12 @@ export class Profiler {
       // Back-to-back windows end on a fixed grid (start + k x window), so the
       // time spent collecting never makes windows drift or shrink in number.
       let windowEnd: number | undefined;
-      while (!this.#stopRequested) {
-        if (this.#pauseRequested) {
+      const engine = this.#engine;
+      // A stop or pause asked while a window was being summed finds the next
+      // window already sampling (restarted without a gap): it is ended and
+      // delivered like any other before the loop stops or pauses.
+      while (!this.#stopRequested || engine.started) {
+        if (this.#pauseRequested && !engine.started) {
           this.#state = 'paused';
           this.#notifyWindowEnded();
           await new Promise<void>((resolve) => (this.#resumeWaiter = resolve));
@@ -220,23 +224,25 @@ export class Profiler {
           continue;
         }
         this.#state = 'running';
-        if (o.intervalMs > 0 && !firstWindow) {
-          await this.#sleep.sleep(o.intervalMs);
-          if (this.#stopRequested || this.#pauseRequested) continue;
+        if (!engine.started) {
+          if (o.intervalMs > 0 && !firstWindow) {
+            await this.#sleep.sleep(o.intervalMs);
+            if (this.#stopRequested || this.#pauseRequested) continue;
+          }
+          firstWindow = false;
+          engine.start(bufferMs, this.#sourceMapper?.native);
         }
-        firstWindow = false;
-        this.#engine.start(bufferMs, this.#sourceMapper?.native);
         const now = performance.now();
         if (windowEnd === undefined || o.intervalMs > 0 || windowEnd <= now) windowEnd = now + o.windowMs;
-        await this.#sleep.sleep(windowEnd - now);
+        if (!this.#stopRequested && !this.#pauseRequested) await this.#sleep.sleep(windowEnd - now);
         windowEnd += o.windowMs;
         const ending = this.#stopRequested ? 'stop' : this.#pauseRequested ? 'pause' : 'window';
         const restart = ending === 'window' && o.intervalMs === 0;
         let pending: PendingWindow | undefined;
         try {
-          pending = this.#engine.stop(restart, this.#wants);
+          pending = engine.stop(restart, this.#wants);
         } catch (err) {
-          this.#engine.abort();
+          engine.abort();
           this.#faults.error('collect', errorFields(err), 'reqprof: the sampler failed to stop a window; it is skipped and sampling restarts');
         }
         if (pending) await this.#sumAndDeliver(pending, ending);

@@ -99,6 +99,25 @@ describe('lifecycle', () => {
     assert.equal(p.state, 'stopped');
   });
 
+  test('stop() asked while a window is being summed still ends and delivers the window sampled since', async () => {
+    const rec = new Recorder();
+    let p: ReturnType<typeof newProfiler> | undefined;
+    let stopping: Promise<void> | undefined;
+    // The first window's processor asks to stop: the next window was already sampling.
+    const processor = (profiles: TagsProfile[], window: WindowInfo) => {
+      rec.processor(profiles, window);
+      stopping ??= p!.stop();
+    };
+    p = newProfiler(processor, 0, 200, fast);
+    const stopLoad = load();
+    const running = p.run();
+    await running;
+    await stopping;
+    await stopLoad();
+    assert.deepEqual(rec.windows.map((w) => w.window.reason), ['window', 'stop']);
+    assert.equal(p.state, 'stopped');
+  });
+
   test('stop() is idempotent, and run() after stop resolves at once without sampling', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 1000, fast);
