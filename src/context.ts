@@ -55,11 +55,15 @@ export function samplerBridge(): SamplerBridge | undefined {
   return bridge;
 }
 
+/** Whether `store` is the shared holder of tag sets past the cap (their own tags are in `foldedTags`). */
+function isFolded(store: TagStore): boolean {
+  return !(store instanceof TagSet) && store[0] === FOLDED_TAG_SET;
+}
+
 /** The tag set a `tagStorage` value stands for. */
 export function tagsOf(store: TagStore | undefined): TagSet | undefined {
   if (store === undefined || store instanceof TagSet) return store;
-  const tags = store[0];
-  return tags === FOLDED_TAG_SET ? foldedTags.getStore() : tags;
+  return isFolded(store) ? foldedTags.getStore() : store[0];
 }
 
 /** The tag set of the current async context, if any. */
@@ -97,8 +101,7 @@ export function runWithTags<R>(tags: TagSet | undefined, fn: () => R): R {
   if (b.kind === 'store') {
     if (tags === undefined) return tagStorage.exit(fn);
     const store = b.wrap(tags);
-    if (store instanceof TagSet || store[0] !== FOLDED_TAG_SET) return tagStorage.run(store, fn);
-    return tagStorage.run(store, () => foldedTags.run(tags, fn));
+    return isFolded(store) ? tagStorage.run(store, () => foldedTags.run(tags, fn)) : tagStorage.run(store, fn);
   }
   const previous = currentTags();
   const inner = (): R => b.run(tags, previous, fn);
@@ -116,7 +119,7 @@ function enterTags(tags: TagSet | undefined): void {
   if (b?.kind === 'store') {
     const store = b.wrap(tags);
     tagStorage.enterWith(store);
-    if (!(store instanceof TagSet) && store[0] === FOLDED_TAG_SET) foldedTags.enterWith(tags);
+    if (isFolded(store)) foldedTags.enterWith(tags);
     return;
   }
   tagStorage.enterWith(tags);

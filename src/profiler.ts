@@ -326,10 +326,8 @@ export class Profiler {
         // A window still being summed is finished first, then the partial one.
         if (this.#o.flushOnExit && this.#summing && !this.#summing.delivered) this.#finishAndDeliver(this.#summing, true);
         if (this.#o.flushOnExit && engine.started) {
-          const raw = engine.collect(false, this.#wants);
-          const requests = takeRequestCounts();
-          if (requests) raw.requests = requests;
-          this.#deliver(raw, 'exit', true);
+          const pending = engine.stop(false, this.#wants);
+          this.#finishAndDeliver({ pending, reason: 'exit', requests: takeRequestCounts(), delivered: false }, true);
         }
       } catch {
         // The process is ending: nothing more to do than stop sampling.

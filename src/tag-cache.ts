@@ -96,6 +96,12 @@ function walk(start: Node, input: unknown, add: boolean): Node | undefined {
   return node;
 }
 
+/** The tag set remembered for `base` and `input`, if any. */
+function recall(base: TagSet | undefined, input: unknown): TagSet | undefined {
+  const trie = trieOf(base, false);
+  return trie === undefined ? undefined : walk(trie, input, false)?.result;
+}
+
 function remember(base: TagSet | undefined, input: unknown, result: TagSet): void {
   if (nodes >= MAX_NODES) {
     generation++;
@@ -111,8 +117,7 @@ function remember(base: TagSet | undefined, input: unknown, result: TagSet): voi
  * input give the same TagSet object. Invalid input throws as `mergeTags` does.
  */
 export function deriveTags(base: TagSet | undefined, input: unknown): TagSet {
-  const trie = trieOf(base, false);
-  const hit = trie === undefined ? undefined : walk(trie, input, false)?.result;
+  const hit = recall(base, input);
   if (hit !== undefined) return hit;
   const result = mergeTags(base, input);
   remember(base, input, result);
@@ -124,8 +129,7 @@ export function deriveTags(base: TagSet | undefined, input: unknown): TagSet {
  * remembered like `deriveTags`: what the integrations' tagging functions return.
  */
 export function derivePairs(base: TagSet | undefined, pairs: readonly string[]): TagSet {
-  const trie = trieOf(base, false);
-  const hit = trie === undefined ? undefined : walk(trie, pairs, false)?.result;
+  const hit = recall(base, pairs);
   if (hit !== undefined) return hit;
   const result = pairs.length === 0 && base !== undefined ? base : new TagSet(mergePairs(base ? base.pairs : [], pairs));
   remember(base, pairs, result);

@@ -109,10 +109,6 @@ export abstract class SamplerBase implements SamplerEngine {
     setSamplerBridge(this.#bridge);
   }
 
-  collect(restart: boolean, wants: CollectWants = NO_WANTS): RawWindow {
-    return this.stop(restart, wants).finish();
-  }
-
   stop(restart: boolean, wants: CollectWants = NO_WANTS): PendingWindow {
     const native = this.native;
     if (!this.#started || native === undefined) throw new Error('reqprof: internal error: stop() while the sampler is stopped');

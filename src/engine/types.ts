@@ -65,11 +65,9 @@ export interface SamplerEngine {
   start(maxWindowMillis: number, sourceMapper?: unknown): void;
   /**
    * Stops the current window (with `restart` the next one starts first) and
-   * returns its samples, to be summed in slices (`step`) or at once (`finish`).
+   * returns its samples, to be summed in slices (`step`) or at once (`finish`, at exit).
    */
   stop(restart: boolean, wants?: CollectWants): PendingWindow;
-  /** `stop(restart, wants).finish()`: the whole window at once (at exit). */
-  collect(restart: boolean, wants?: CollectWants): RawWindow;
   /** Stops sampling without collecting (used on failures and exit). */
   abort(): void;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { OVERFLOW_KEY, lookup, newProfiler, tag } from '../../src/index.js';
+import { OVERFLOW_KEY, lookup, newProfiler, tag, type TagsProfile, type WindowInfo } from '../../src/index.js';
 import { GroundTruth, Recorder, burn, timed } from '../helpers/cpu.js';
 import { enginesHere } from '../helpers/engines.js';
 
@@ -119,32 +119,42 @@ for (const engine of enginesHere()) {
   });
 }
 
+/** A request tagged once that keeps working (3 ms bursts around 1 ms timers) until `finish()`. */
+function longRequest(tags: Record<string, string>): { finish(): Promise<void> } {
+  let stop = false;
+  const done = tag(tags, async () => {
+    while (!stop) {
+      burn(3);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  });
+  return { finish: () => { stop = true; return done; } };
+}
+
+/** The share of a window's CPU that went to the tag set with `key`. */
+function shareOf(w: { profiles: TagsProfile[]; window: WindowInfo }, key: string): number {
+  const tagged = w.profiles.find((p) => p.key === key);
+  return tagged ? tagged.value / w.window.totalCpu : 0;
+}
+
 for (const engine of enginesHere()) {
   test(`[${engine}] a long request in flight across pauses and interval gaps keeps its tags in every later window`, async () => {
     const rec = new Recorder();
     const profiler = newProfiler(rec.processor, 150, 150, { samplingIntervalMicros: 1000, engine });
     const running = profiler.run();
-    let stop = false;
     // One request, tagged once, that keeps working for the whole test.
-    const request = tag({ request: 'long' }, async () => {
-      while (!stop) {
-        burn(3);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    });
+    const request = longRequest({ request: 'long' });
     await new Promise((r) => setTimeout(r, 600));
     await profiler.pause();
     await profiler.resume();
     await new Promise((r) => setTimeout(r, 600));
-    stop = true;
-    await request;
+    await request.finish();
     await profiler.stop();
     await running;
     const windows = rec.windows.filter((w) => w.window.samples > 20);
     assert.ok(windows.length >= 3, `${windows.length} windows`);
     for (const w of windows) {
-      const tagged = w.profiles.find((p) => p.key === 'request=long');
-      const share = tagged ? tagged.value / w.window.totalCpu : 0;
+      const share = shareOf(w, 'request=long');
       assert.ok(share > 0.5, `window ${w.window.start} (${w.window.reason}): request=long has ${(share * 100).toFixed(0)}% of CPU`);
     }
   });
@@ -152,16 +162,10 @@ for (const engine of enginesHere()) {
 
 for (const engine of enginesHere()) {
   test(`[${engine}] a request in flight when its profiler stops keeps its tags under the next profiler`, async () => {
-    let stop = false;
     const first = newProfiler(() => {}, 0, 60_000, { samplingIntervalMicros: 1000, engine });
     const firstRunning = first.run();
     await new Promise((r) => setTimeout(r, 50));
-    const request = tag({ request: 'long' }, async () => {
-      while (!stop) {
-        burn(3);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    });
+    const request = longRequest({ request: 'long' });
     await new Promise((r) => setTimeout(r, 200));
     await first.stop();
     await firstRunning;
@@ -169,13 +173,11 @@ for (const engine of enginesHere()) {
     const second = newProfiler(rec.processor, 0, 60_000, { samplingIntervalMicros: 1000, engine });
     const secondRunning = second.run();
     await new Promise((r) => setTimeout(r, 500));
-    stop = true;
-    await request;
+    await request.finish();
     await second.stop();
     await secondRunning;
     const w = rec.windows[0]!;
-    const tagged = w.profiles.find((p) => p.key === 'request=long');
-    const share = tagged ? tagged.value / w.window.totalCpu : 0;
+    const share = shareOf(w, 'request=long');
     assert.ok(w.window.samples > 100, `${w.window.samples} samples`);
     assert.ok(share > 0.5, `request=long has ${(share * 100).toFixed(0)}% of the second profiler's CPU`);
   });
@@ -207,26 +209,18 @@ for (const engine of enginesHere()) {
     const running = profiler.run();
     await new Promise((r) => setTimeout(r, 50));
     await profiler.pause();
-    let stop = false;
     // Tagged during the pause, working on after the resume.
-    const request = tag({ request: 'from-the-gap' }, async () => {
-      while (!stop) {
-        burn(3);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    });
+    const request = longRequest({ request: 'from-the-gap' });
     await new Promise((r) => setTimeout(r, 50));
     rec.windows.length = 0;
     await profiler.resume();
     await new Promise((r) => setTimeout(r, 500));
-    stop = true;
-    await request;
+    await request.finish();
     await profiler.stop();
     await running;
     const w = rec.windows.find((x) => x.window.samples > 100)!;
     assert.ok(w, `windows: ${rec.windows.map((x) => x.window.samples).join(', ')}`);
-    const tagged = w.profiles.find((p) => p.key === 'request=from-the-gap');
-    const share = tagged ? tagged.value / w.window.totalCpu : 0;
+    const share = shareOf(w, 'request=from-the-gap');
     assert.ok(share > 0.5, `request=from-the-gap has ${(share * 100).toFixed(0)}% of the CPU after resume`);
   });
 }
