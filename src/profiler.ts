@@ -18,6 +18,8 @@ export type ProfilerState = 'idle' | 'running' | 'paused' | 'stopped';
 
 /** Longest slice of window-end summing between two turns of the event loop. */
 const SLICE_MS = 1;
+/** Longest a window's summing may be spread over turns of the event loop (at most a quarter of the window). */
+const MAX_SUM_DELAY_MS = 100;
 
 /** A stopped window whose samples are being summed, and what it is delivered with. */
 interface SummingWindow {
@@ -266,9 +268,13 @@ export class Profiler {
     const requests = takeRequestCounts();
     const state = { pending, reason, requests, delivered: false };
     this.#summing = state;
+    // A busy event loop gives each slice one turn: past a bound, the rest is
+    // summed at once, so a window is never delivered so late that the next
+    // one reaches the processors first.
+    const latest = performance.now() + Math.min(MAX_SUM_DELAY_MS, this.#o.windowMs / 4);
     try {
       do await yieldToEventLoop();
-      while (!state.delivered && !pending.step(performance.now() + SLICE_MS));
+      while (!state.delivered && performance.now() < latest && !pending.step(performance.now() + SLICE_MS));
       if (!state.delivered) this.#finishAndDeliver(state, false);
     } finally {
       this.#summing = undefined;

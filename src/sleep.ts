@@ -44,7 +44,12 @@ export function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   });
 }
 
-/** Resolves on a later turn of the event loop (after pending I/O), so other work runs in between. */
+/**
+ * Resolves on a later turn of the event loop, so other work runs in between.
+ * A zero-delay timer, not setImmediate: a loop busy with short timers (work,
+ * then `await sleep(1)`) can keep its timers phase going and starve the
+ * immediates for seconds; a timer waits its turn among them.
+ */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
