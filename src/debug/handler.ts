@@ -67,8 +67,8 @@ export function debugHandler(profiler: Profiler, options: DebugHandlerOptions = 
     throw optionTypeError(`reqprof: debugHandler(profiler, options): profiler must be a Profiler from newProfiler(), got ${profiler === null ? 'null' : typeof profiler}`);
   }
   const o = check.object(options, false);
-  const recorder = o.recorder === undefined ? debugProcessor : o.recorder;
-  if (typeof recorder !== 'function' || typeof (recorder as DebugRecorder).windows !== 'function') {
+  const recorder = (o.recorder === undefined ? debugProcessor : o.recorder) as DebugRecorder;
+  if (typeof recorder !== 'function' || typeof recorder.windows !== 'function') {
     throw optionTypeError('reqprof: debugHandler option "recorder" must be a recorder from createDebugRecorder() (or debugProcessor)');
   }
   const registry = o.registry;
@@ -79,11 +79,11 @@ export function debugHandler(profiler: Profiler, options: DebugHandlerOptions = 
   const metrics = registry === false ? undefined : lazyRegistry(registry as MetricsRegistry | undefined);
 
   const routes: Record<string, (url: URL, res: ServerResponse) => Promise<void>> = {
-    '/debug/reqprof/': (_, res) => servePage(res, (recorder as DebugRecorder).windows(), title),
-    '/debug/reqprof': (_, res) => servePage(res, (recorder as DebugRecorder).windows(), title),
-    '/debug/reqprof/profile': (_, res) => serveLatestProfile(res, (recorder as DebugRecorder).windows()),
-    '/debug/reqprof/windows.json': async (_, res) => send(res, 200, 'application/json; charset=utf-8', windowsJson(profiler, (recorder as DebugRecorder).windows())),
-    '/debug/pprof/profile': (url, res) => serveRecentProfile(res, (recorder as DebugRecorder).windows(), url.searchParams.get('seconds')),
+    '/debug/reqprof/': (_, res) => servePage(res, recorder.windows(), title),
+    '/debug/reqprof': (_, res) => servePage(res, recorder.windows(), title),
+    '/debug/reqprof/profile': (_, res) => serveLatestProfile(res, recorder.windows()),
+    '/debug/reqprof/windows.json': async (_, res) => send(res, 200, 'application/json; charset=utf-8', windowsJson(profiler, recorder.windows())),
+    '/debug/pprof/profile': (url, res) => serveRecentProfile(res, recorder.windows(), url.searchParams.get('seconds')),
   };
   if (metrics) routes['/metrics'] = (_, res) => serveMetrics(res, metrics);
 

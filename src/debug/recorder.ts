@@ -12,7 +12,7 @@ export interface RecordedWindow {
 }
 
 export interface DebugRecorderOptions {
-  /** Windows kept (their `TagsProfile[]` and `WindowInfo`). Default 60, range 1..10_000. */
+  /** Windows kept (their `TagsProfile[]` and `WindowInfo`). Default 30, range 1..10_000. */
   maxWindows?: number;
   /** Of those, how many newest keep their labelled pprof profile (the memory-heavy part). Default 10, range 0..1000. */
   maxProfileWindows?: number;
@@ -36,7 +36,7 @@ const check = new OptionChecker('createDebugRecorder');
  */
 export function createDebugRecorder(options: DebugRecorderOptions = {}): DebugRecorder {
   const o = check.object(options, false);
-  const maxWindows = check.integer('maxWindows', o.maxWindows, 60, 1, 10_000);
+  const maxWindows = check.integer('maxWindows', o.maxWindows, 30, 1, 10_000);
   const maxProfileWindows = check.integer('maxProfileWindows', o.maxProfileWindows, 10, 0, 1000);
   const ring: RecordedWindow[] = [];
 
