@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import express from 'express';
+import { chromium } from 'playwright-core';
 import { Profile } from 'pprof-format';
 import { Registry } from 'prom-client';
 import { lookup, newProfiler, tag, type WindowInfo } from '../../src/index.js';
@@ -66,8 +67,8 @@ function reportModel(html: string): { latest: { reason: string; rows: Array<{ ke
   return JSON.parse(m[1]!);
 }
 
-function goTool(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' });
+function installed(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -169,8 +170,28 @@ describe('the debug endpoint on a real server, fed by a real profiler', () => {
     assert.equal((await get(`${server.url}/debug/reqprof/windows.json`)).status, 200);
   });
 
+  test('in a real browser the page served over HTTP draws its table and flame graph (its inline script runs under the CSP header)', async (t) => {
+    const path = installed('chromium');
+    if (!path) return t.skip(loudSkip('the Chromium check of /debug/reqprof/', 'chromium is not installed: apt-get install chromium'));
+    const browser = await chromium.launch({ executablePath: path, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await page.goto(`${server.url}/debug/reqprof/`);
+      await page.waitForSelector('#rows tr');
+      const rows = await page.locator('#rows tr').allInnerTexts();
+      assert.ok(rows.some((r) => r.includes('/heavy') && r.includes('acme')), rows.join('\n'));
+      assert.ok(await page.locator('#flame div, #flame canvas, #flame svg').count() > 0, 'no flame graph drawn');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('go tool pprof -tags reads the profile straight from the URL', async (t) => {
-    const go = goTool();
+    const go = installed('go');
     if (!go) return t.skip(loudSkip('go tool pprof on the debug endpoint', 'go is not installed: apt-get install golang-go'));
     const dir = mkdtempSync(join(tmpdir(), 'reqprof-debug-pprof-'));
     try {
