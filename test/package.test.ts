@@ -56,4 +56,35 @@ describe('the published package (built by npm test\'s pretest step)', { skip: bu
       assert.equal(r.status, 0, r.stderr);
     });
   }
+
+  test('reqprof/http holds the debug endpoint in ESM and CommonJS alike, and importing it loads no prom-client', () => {
+    const r = node(['--input-type=module', '-e', `
+      import * as esm from 'reqprof/http';
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const cjs = require('reqprof/http');
+      for (const name of ['debugHandler', 'debugProcessor', 'createDebugRecorder', 'startDebugServer']) {
+        if (typeof esm[name] !== 'function') throw new Error('no ESM ' + name);
+        if (cjs[name] !== esm[name]) throw new Error(name + ' differs between CommonJS and ESM');
+      }
+      const loaded = Object.keys(require.cache).filter((f) => f.includes('/node_modules/prom-client/'));
+      console.log(JSON.stringify(loaded));
+    `]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+  });
+
+  test('npm pack ships the build, the README and the docs it links, and no sources or tests', () => {
+    assert.deepEqual(pkg.files, ['dist', 'README.md', 'docs/*.md']);
+    assert.equal(pkg.scripts.prepack, 'npm run build', 'a fresh clone packs a built package');
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    assert.ok(files.includes('dist/esm/index.js') && files.includes('dist/cjs/index.cjs') && files.includes('README.md'));
+    for (const doc of readFileSync(new URL('../README.md', import.meta.url), 'utf8').match(/\(docs\/[\w-]+\.md/g) ?? []) {
+      const path = doc.slice(1);
+      if (existsSync(new URL(`../${path}`, import.meta.url))) assert.ok(files.includes(path), `${path} is linked from the README but not packed`);
+    }
+    assert.deepEqual(files.filter((f) => /^(src|test|bench|examples)\//.test(f)), []);
+  });
 });

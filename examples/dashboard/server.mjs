@@ -1,12 +1,15 @@
 // A dashboard-ready service: one /metrics with request metrics (throughput,
 // errors, latency per method, Kitex style), CPU per route and caller (and
 // requests, so CPU per request), and Node runtime metrics, side by side.
-//   npm run example:dashboard           (builds, then listens on http://127.0.0.1:9465)
+//   npm run example:dashboard   (builds, listens on http://127.0.0.1:9465, calls itself for 12 s
+//                                through traced fetch, prints a few of its series, exits)
+//   LOAD=0 DURATION_MS=0 npm run example:dashboard   serves until Ctrl-C; then:
 //   curl -H 'x-caller: web' localhost:9465/api/checkout
 //   curl localhost:9465/metrics
 // Environment: PORT (0 picks a free port), HOST, REQPROF_WINDOW_MS (default 10000),
-// REQPROF_SAMPLING_US (default 10000), LOAD=1 (call itself with fetch, which
-// also fills the client-side metrics).
+// REQPROF_SAMPLING_US (default 10000), DURATION_MS (default 12000; 0: until Ctrl-C),
+// LOAD=0 (send nothing; the load calls itself with fetch, which also fills the
+// client-side metrics).
 import Fastify from 'fastify';
 import client from 'prom-client';
 import {
@@ -15,6 +18,7 @@ import {
 import { reqprofPlugin } from 'reqprof/fastify';
 import { prometheusProcessor, prometheusTracer } from 'reqprof/prometheus';
 import { burnCpu } from '../prometheus/routes.mjs';
+import { DURATION_MS, LOAD, runUntilDone } from '../shared/kit.mjs';
 import { ROUTES } from './routes.mjs';
 
 const port = Number(process.env.PORT ?? 9465);
@@ -60,7 +64,7 @@ console.log(`reqprof dashboard example listening on http://${host}:${actual} (me
 
 // Optional self-load through fetch: its calls are traced too (kitex_client_*).
 let stopLoad = async () => {};
-if (process.env.LOAD === '1') {
+if (LOAD) {
   const clients = traceHttpClients(withTracer(requests), withServiceName('dashboard-load'), withCallerHeader('x-caller'));
   let stopped = false;
   const paths = ['/api/checkout', '/api/search', '/api/users/1', '/api/users/2', '/api/flaky'];
@@ -76,11 +80,13 @@ if (process.env.LOAD === '1') {
   };
 }
 
-async function shutdown() {
+runUntilDone(async () => {
   await stopLoad();
-  await app.close();
   await profiler.stop();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+  if (DURATION_MS > 0) {
+    const text = await client.register.metrics();
+    const shown = text.split('\n').filter((l) => /^(kitex_server_throughput|reqprof_cpu_seconds_total|reqprof_requests_total)\{/.test(l));
+    console.log(`\nsome series on http://${host}:${actual}/metrics after ${DURATION_MS / 1000} s:\n${shown.join('\n')}`);
+  }
+  await app.close();
+});

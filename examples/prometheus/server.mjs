@@ -1,13 +1,17 @@
 // An HTTP service that reports per-route CPU to Prometheus with reqprof.
-//   npm run example:prometheus          (builds, then listens on http://127.0.0.1:9464)
+//   npm run example:prometheus   (builds, listens on http://127.0.0.1:9464, calls itself for 12 s,
+//                                 prints its reqprof_ metrics, exits)
+//   LOAD=0 DURATION_MS=0 npm run example:prometheus   serves until Ctrl-C; then:
 //   curl -H 'x-caller: web' localhost:9464/api/checkout
 //   curl localhost:9464/metrics | grep reqprof_
 // Environment: PORT (0 picks a free port), HOST, REQPROF_WINDOW_MS (default 10000),
-// REQPROF_SAMPLING_US (default 10000).
+// REQPROF_SAMPLING_US (default 10000), DURATION_MS (default 12000; 0: until Ctrl-C),
+// LOAD=0 (send nothing).
 import http from 'node:http';
 import client from 'prom-client';
 import { newProfiler, tag } from 'reqprof';
 import { prometheusProcessor } from 'reqprof/prometheus';
+import { DURATION_MS, runUntilDone, startLoad } from '../shared/kit.mjs';
 import { ROUTE_COST_MS, burnCpu } from './routes.mjs';
 
 const port = Number(process.env.PORT ?? 9464);
@@ -53,14 +57,26 @@ const server = http.createServer((req, res) => {
 
 server.listen(port, host, () => {
   const { port: actual } = server.address();
-  console.log(`reqprof prometheus example listening on http://${host}:${actual} (metrics at /metrics, window ${windowMs} ms)`);
+  const origin = `http://${host}:${actual}`;
+  console.log(`reqprof prometheus example listening on ${origin} (metrics at /metrics, window ${windowMs} ms)`);
+  // Its own load: the three routes in turn, from two callers.
+  const paths = Object.keys(ROUTE_COST_MS);
+  let i = 0;
+  const stopLoad = startLoad(async () => {
+    i++;
+    const res = await fetch(`${origin}${paths[i % paths.length]}`, { headers: { 'x-caller': i % 4 ? 'web' : 'mobile' } });
+    await res.arrayBuffer();
+  });
+  runUntilDone(async () => {
+    await stopLoad();
+    // Deliver the partial window, then show what a Prometheus scrape would read.
+    await profiler.stop();
+    if (DURATION_MS > 0) {
+      const text = await client.register.metrics();
+      console.log(`\nreqprof_ series on ${origin}/metrics after ${DURATION_MS / 1000} s:`);
+      console.log(text.split('\n').filter((l) => l.startsWith('reqprof_cpu_seconds_total') || l.startsWith('reqprof_requests_total')).join('\n'));
+    }
+    server.close();
+    server.closeAllConnections?.();
+  });
 });
-
-async function shutdown() {
-  server.close();
-  server.closeAllConnections?.();
-  await profiler.stop();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);

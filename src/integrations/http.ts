@@ -199,3 +199,8 @@ function fail(res: ServerResponse, status: number, message?: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
   res.end((message ?? (status === 500 ? 'internal server error' : 'bad request')) + '\n');
 }
+
+// The live debug endpoint (Go's net/http/pprof for reqprof): see src/debug/.
+export { debugHandler, type DebugHandler, type DebugHandlerOptions, type MetricsRegistry } from '../debug/handler.js';
+export { debugProcessor, createDebugRecorder, type DebugRecorder, type DebugRecorderOptions, type RecordedWindow } from '../debug/recorder.js';
+export { startDebugServer, type DebugServer, type DebugServerOptions } from '../debug/server.js';

@@ -157,7 +157,7 @@ export function buildPackage(entries: string[]): void {
 export async function startExampleServer(script: string): Promise<{ child: ChildProcess; origin: string; output: string[] }> {
   const output: string[] = [];
   const child = spawn(process.execPath, [script], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REQPROF_WINDOW_MS: '1000', REQPROF_SAMPLING_US: '1000' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REQPROF_WINDOW_MS: '1000', REQPROF_SAMPLING_US: '1000', LOAD: '0', DURATION_MS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.on('data', (d) => output.push(String(d)));
