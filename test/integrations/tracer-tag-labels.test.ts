@@ -3,7 +3,8 @@
  * clients on loopback: a server tags each request (transport stage from the
  * metadata or headers, message stage from the decoded request) and the
  * exported label values must be those tags, on every series of the call
- * (started, messages, handled), as a user reads them from /metrics.
+ * (started, messages, handled), as a user reads them from /metrics (and
+ * the OpenTelemetry tracer's attributes, as its SDK exports them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ import {
 } from '../../src/index.js';
 import { deferDecoding, reqprofClientInterceptor, reqprofInterceptor } from '../../src/integrations/grpc.js';
 import { reqprofHandler } from '../../src/integrations/http.js';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { otelTracer } from '../../src/processors/opentelemetry.js';
 import { prometheusTracer } from '../../src/processors/prometheus.js';
 import { Recorder } from '../helpers/cpu.js';
 import { RecordingTracer, exposition } from '../helpers/tracer.js';
@@ -187,4 +190,42 @@ test('kitex style tagLabels over HTTP: a server\'s and a client\'s series carry 
   ]);
   const clientLines = (await exposition(registry, 'kitex_client_throughput')).map((l) => [/tenant="([^"]*)"/.exec(l)![1], /item="([^"]*)"/.exec(l)![1], l.slice(l.lastIndexOf(' ') + 1)]);
   assert.deepEqual(clientLines.sort(), [['', '', '1'], ['acme', '', '1']], 'the client call carries its caller\'s tags');
+});
+
+test('otelTracer tagAttributes: a gRPC server\'s and an HTTP server\'s durations carry the tags each request was served with', async () => {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  const tracer = otelTracer({ meter: provider.getMeter('tag-attributes'), tagAttributes: { 'app.tenant': 'tenant', 'app.item': 'item' } });
+  const done = new RecordingTracer();
+  const profiler = newProfiler(new Recorder().processor, 0, 60_000);
+  const options = [withProfiler(profiler), withProfilerTransInfoTagging(tenantOf), withProfilerMessageTagging(itemOf), withTracer(tracer), withTracer(done)];
+  const grpcServer = new grpc.Server({ interceptors: [reqprofInterceptor(...options)] });
+  grpcServer.addService(deferDecoding(Orders), impl);
+  const port = await new Promise<number>((resolve, reject) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const client = new OrdersClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Client;
+  const httpServer = http.createServer(reqprofHandler((_req, res, body) => {
+    res.end(JSON.stringify(body));
+  }, ...options));
+  httpServer.listen(0, '127.0.0.1');
+  await once(httpServer, 'listening');
+  try {
+    await new Promise((resolve, reject) => client.place({ item: 'book' }, withTenant('acme'), (e: Error | null, r: Msg) => (e ? reject(e) : resolve(r))));
+    await fetch(`http://127.0.0.1:${portOf(httpServer)}/orders`, { method: 'POST', headers: { 'x-tenant': 'globex', 'content-type': 'application/json' }, body: JSON.stringify({ item: 'pen' }) }).then((r) => r.text());
+    await done.waitFor(2);
+    exporter.reset();
+    await reader.forceFlush();
+  } finally {
+    client.close();
+    grpcServer.forceShutdown();
+    httpServer.closeAllConnections();
+    await new Promise((r) => httpServer.close(r));
+    await profiler.stop();
+  }
+  const points = new Map<string, Record<string, unknown>[]>();
+  for (const rm of exporter.getMetrics()) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) points.set(m.descriptor.name, m.dataPoints.map((d) => d.attributes));
+  await provider.shutdown();
+  const tagsOf = (name: string) => (points.get(name) ?? []).map((a) => `${a['app.tenant']} ${a['app.item']}`);
+  assert.deepEqual(tagsOf('rpc.server.duration'), ['acme book']);
+  assert.deepEqual(tagsOf('http.server.request.duration'), ['globex pen']);
 });
