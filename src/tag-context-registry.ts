@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { OVERFLOW_TAGS } from './aggregate.js';
 import type { SamplerBridge, TagStore } from './context.js';
+import type { RequestCounts } from './request-counter.js';
 import { TagSet } from './tags.js';
 import { VERSION } from './version.js';
 
@@ -29,6 +30,8 @@ export interface SharedTagContext {
   bridge: SamplerBridge | undefined;
   /** The engine that owns the thread's native sampler, whichever copy made it. */
   samplerOwner: object | undefined;
+  /** Finished requests counted by the integrations of any copy (request-counter.ts); set on first use. */
+  requestCounting?: { enabled: boolean; current: RequestCounts };
 }
 
 const KEY = Symbol.for('reqprof.tagContext');

@@ -2,7 +2,8 @@
  * Two installed copies of reqprof in one process (a dependency that brings
  * its own, a linked checkout): the built package is copied into two
  * node_modules folders and both are loaded. A request tagged through one
- * copy must be sampled with its tags by the other copy's profiler, on every
+ * copy (by hand or by its integrations) must be sampled with its tags, and
+ * counted, by the other copy's profiler, on every
  * engine path this runtime has; copies of incompatible versions say so
  * loudly at load.
  */
@@ -48,6 +49,7 @@ interface Result {
   lookups: string[];
   truth: Record<string, number>;
   profiled: Record<string, number>;
+  requests: Record<string, number>;
 }
 
 function runFixture(flags: string[], a: string, b: string): { result: Result; stderr: string } {
@@ -76,6 +78,7 @@ for (const { flags, mode } of PATHS) {
     }
     assert.deepEqual(result.lookups, ['A.lookup in B.tag: /b', 'B.lookup in A.tag: /a'], 'each copy reads the tags the other set');
     assert.equal(result.busy, 'REQPROF_ERR_SAMPLER_BUSY', 'a profiler of the other copy is refused while one runs');
+    assert.deepEqual(result.requests, { 'route=/http': 20 }, 'requests served by copy A\'s integration are counted for copy B\'s profiler');
     assert.doesNotMatch(stderr, /ReqprofWarning/, 'compatible copies load quietly');
   });
 }
