@@ -115,8 +115,8 @@ export function pprofProcessor(options: PprofProcessorOptions): PprofProcessor {
  */
 function windowStartMs(p: Profile, window: WindowInfo): number {
   const t = p.timeNanos;
-  // Whole ms in bigint: epoch ns are past 2^53, where a float division lands a ms short.
-  const start = typeof t === 'bigint' ? Number(t / 1_000_000n) : Math.floor(Number(t) / 1e6);
+  // Epoch ns are past 2^53: divide in bigint (a float division can land a ms short; round a number).
+  const start = typeof t === 'bigint' ? Number(t / 1_000_000n) : Math.round(Number(t) / 1e6);
   return Number.isFinite(start) && start > 0 ? start : window.start;
 }
 

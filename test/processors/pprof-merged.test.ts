@@ -53,7 +53,9 @@ test('pprof files of a merged delivery are named and stamped with each window\'s
     for (const [i, { file }] of fromMerged.entries()) {
       const startMs = Number(/^cpu-(\d+)-/.exec(basename(file))![1]);
       const profile = Profile.decode(gunzipSync(readFileSync(file)));
-      const stampMs = Number(profile.timeNanos) / 1e6;
+      // Epoch ns are past 2^53: divide in bigint (a decoded number is rounded to the ms).
+      const t = profile.timeNanos;
+      const stampMs = typeof t === 'bigint' ? Number(t / 1_000_000n) : Math.round(Number(t) / 1e6);
       // The merged delivery's windows are consecutive recorder windows, the first of them at merged.start.
       const first = seen.indexOf(merged.start);
       assert.ok(first >= 0, `the merged delivery starts where a window started (${merged.start}; windows: ${seen.join(', ')})`);
