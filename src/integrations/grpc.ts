@@ -95,15 +95,16 @@ function deferredDeserializer(decode: (bytes: Buffer) => unknown): (bytes: Buffe
  * Arms deferral for this call's method on this server when reqprof's
  * interceptor is the first of the server's interceptors: `call` is then
  * grpc-js's own call, holding the handler whose deserializer is the
- * descriptor's. Returns false when the method is deferred but some other
- * interceptor comes first (it would see undecoded requests, so none are deferred).
+ * descriptor's. Otherwise (another interceptor first would see undecoded
+ * requests) nothing is deferred, and the result says why.
  */
-function armDeferral(descriptor: { requestDeserialize: unknown }, call: unknown): boolean {
-  if (!deferredDeserializers.has(descriptor.requestDeserialize as object)) return true;
+function armDeferral(descriptor: { requestDeserialize: unknown }, call: unknown): 'armed' | 'not deferred' | 'misordered' | 'unknown call' {
+  if (!deferredDeserializers.has(descriptor.requestDeserialize as object)) return 'not deferred';
+  if (call instanceof ServerInterceptingCall) return 'misordered';
   const handler = (call as { handler?: { deserialize?: unknown } }).handler;
-  if (handler === null || typeof handler !== 'object' || handler.deserialize !== descriptor.requestDeserialize) return false;
+  if (handler === null || typeof handler !== 'object' || handler.deserialize !== descriptor.requestDeserialize) return 'unknown call';
   deferringHandlers.add(handler);
-  return true;
+  return 'armed';
 }
 
 function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
@@ -161,15 +162,18 @@ export function reqprofInterceptor(...options: ServerOption[]): ServerIntercepto
   const pipeline = new ServerPipeline(resolveServerOptions(options, 'grpc', 'reqprofInterceptor()'));
   const onStageError = (err: unknown) => pipeline.warn('grpc-stage', err, 'reqprof/grpc: a call failed after an async tagging stage');
 
-  /** Whether a deferred method was reached through another interceptor first (warned once). */
-  let misordered = false;
+  /** Whether a deferred method could not be deferred (warned once). */
+  let undeferred = false;
 
   return (descriptor, call) => {
-    if (!armDeferral(descriptor, call) && !misordered) {
-      misordered = true;
-      pipeline.warn('grpc-defer-order', new Error('another server interceptor comes before reqprofInterceptor()'),
-        `reqprof/grpc: deferDecoding has no effect on ${descriptor.path}: reqprofInterceptor() is not the first of the server's interceptors, ` +
-        'so requests are decoded before it (untagged); list it first in new grpc.Server({ interceptors: [...] })');
+    const arming = armDeferral(descriptor, call);
+    if ((arming === 'misordered' || arming === 'unknown call') && !undeferred) {
+      undeferred = true;
+      pipeline.warn('grpc-defer', new Error(arming === 'misordered' ? 'another server interceptor comes before reqprofInterceptor()' : 'the call under reqprofInterceptor() is not grpc-js\'s own'),
+        `reqprof/grpc: deferDecoding has no effect on ${descriptor.path}: ` +
+        (arming === 'misordered'
+          ? 'reqprofInterceptor() is not the first of the server\'s interceptors, so requests are decoded before it (untagged); list it first in new grpc.Server({ interceptors: [...] })'
+          : 'reqprof did not find grpc-js\'s own call under its interceptor (another interceptor first, or a grpc-js version it does not know); requests are decoded before it (untagged)'));
     }
     const perMessage = descriptor.requestStream;
     let record: RequestRecord | undefined;
