@@ -1,7 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { OVERFLOW_TAGS } from './aggregate.js';
 import { deriveTags } from './tag-cache.js';
-import { TagSet, type TagsInput } from './tags.js';
+import { isTagSet, sharedTagContext as shared } from './tag-context-registry.js';
+import type { TagSet, TagsInput } from './tags.js';
 
 /**
  * What the tag context holds for a tagged async context: the tag set itself,
@@ -12,16 +11,19 @@ import { TagSet, type TagsInput } from './tags.js';
  */
 export type TagStore = TagSet | { readonly 0: TagSet };
 
-/** The process-wide request tag context (`AsyncLocalStorage`). */
-export const tagStorage = new AsyncLocalStorage<TagStore>();
+/**
+ * The process-wide request tag context (`AsyncLocalStorage`), shared by every
+ * compatible copy of reqprof loaded in this thread (see tag-context-registry.ts).
+ */
+export const tagStorage = shared.storage;
 
 /**
  * Tag sets past the engine's per-window cap share one holder standing for
  * this tag set (their CPU is folded there anyway); their real tags, for
  * `lookup()`, ride a second storage.
  */
-export const FOLDED_TAG_SET = new TagSet(OVERFLOW_TAGS);
-const foldedTags = new AsyncLocalStorage<TagSet>();
+export const FOLDED_TAG_SET = shared.foldedTagSet;
+const foldedTags = shared.folded;
 
 /**
  * How a running engine keeps the sampler's context in step with `tagStorage`:
@@ -43,26 +45,36 @@ export type SamplerBridge =
     enter(tags: TagSet | undefined): void;
   };
 
-let bridge: SamplerBridge | undefined;
-
-/** @internal the engine installs itself while the sampler runs. */
+/** @internal the engine installs itself while the sampler runs (whichever copy of reqprof runs it). */
 export function setSamplerBridge(b: SamplerBridge | undefined): void {
-  bridge = b;
+  shared.bridge = b;
 }
 
 /** @internal the bridge installed now, if any. */
 export function samplerBridge(): SamplerBridge | undefined {
-  return bridge;
+  return shared.bridge;
 }
+
+/** @internal the engine that owns the thread's native sampler, across copies of reqprof. */
+export const samplerOwnership = {
+  get owner(): object | undefined {
+    return shared.samplerOwner;
+  },
+  set owner(o: object | undefined) {
+    shared.samplerOwner = o;
+  },
+};
+
+export { isTagSet };
 
 /** Whether `store` is the shared holder of tag sets past the cap (their own tags are in `foldedTags`). */
 function isFolded(store: TagStore): boolean {
-  return !(store instanceof TagSet) && store[0] === FOLDED_TAG_SET;
+  return !isTagSet(store) && store[0] === FOLDED_TAG_SET;
 }
 
 /** The tag set a `tagStorage` value stands for. */
 export function tagsOf(store: TagStore | undefined): TagSet | undefined {
-  if (store === undefined || store instanceof TagSet) return store;
+  if (store === undefined || isTagSet(store)) return store;
   return isFolded(store) ? foldedTags.getStore() : store[0];
 }
 
@@ -96,7 +108,7 @@ export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
 
 /** Runs `fn` with exactly `tags` (or none) as the context, without merging. */
 export function runWithTags<R>(tags: TagSet | undefined, fn: () => R): R {
-  const b = bridge;
+  const b = shared.bridge;
   if (b === undefined) return tags === undefined ? tagStorage.exit(fn) : tagStorage.run(tags, fn);
   if (b.kind === 'store') {
     if (tags === undefined) return tagStorage.exit(fn);
@@ -110,7 +122,7 @@ export function runWithTags<R>(tags: TagSet | undefined, fn: () => R): R {
 
 /** Makes `tags` (or none) the current async context's tags, like `AsyncLocalStorage.enterWith`. */
 function enterTags(tags: TagSet | undefined): void {
-  const b = bridge;
+  const b = shared.bridge;
   if (tags === undefined) {
     tagStorage.enterWith(undefined as unknown as TagSet);
     if (b?.kind === 'notify') b.enter(undefined);

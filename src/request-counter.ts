@@ -1,3 +1,4 @@
+import { sharedTagContext } from './tag-context-registry.js';
 import type { TagSet } from './tags.js';
 
 /**
@@ -14,21 +15,25 @@ export interface RequestCounts {
 }
 
 const MAX_KEYS = 100_000;
-let enabled = false;
-let current: RequestCounts = { byKey: new Map(), overflow: 0 };
+/**
+ * Shared, like the tag context, by every compatible copy of reqprof in the
+ * thread: an integration of one copy counts for the profiler of another.
+ */
+const state = (sharedTagContext.requestCounting ??= { enabled: false, current: { byKey: new Map(), overflow: 0 } });
 
 /** Integrations call this once: from then on windows report `requests` per tag set. */
 export function enableRequestCounting(): void {
-  enabled = true;
+  state.enabled = true;
 }
 
 export function requestCountingEnabled(): boolean {
-  return enabled;
+  return state.enabled;
 }
 
 /** Counts one finished request under the tag set it ended with (undefined: untagged). */
 export function countFinishedRequest(tags: TagSet | undefined): void {
-  if (!enabled) return;
+  if (!state.enabled) return;
+  const current = state.current;
   const key = tags === undefined ? '' : tags.key;
   const c = current.byKey.get(key);
   if (c !== undefined) c.requests++;
@@ -38,8 +43,8 @@ export function countFinishedRequest(tags: TagSet | undefined): void {
 
 /** Hands over the counts since the last call and starts afresh. */
 export function takeRequestCounts(): RequestCounts | undefined {
-  if (!enabled) return undefined;
-  const taken = current;
-  current = { byKey: new Map(), overflow: 0 };
+  if (!state.enabled) return undefined;
+  const taken = state.current;
+  state.current = { byKey: new Map(), overflow: 0 };
   return taken;
 }

@@ -1,6 +1,6 @@
-import { samplerBridge, setSamplerBridge, type SamplerBridge } from '../context.js';
+import { isTagSet, samplerBridge, samplerOwnership, setSamplerBridge, type SamplerBridge } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
-import { TagSet } from '../tags.js';
+import type { TagSet } from '../tags.js';
 import type { Profile } from 'pprof-format';
 import {
   createNativeTimeProfiler, packageTimeProfilerStarted, serializeProfile,
@@ -9,8 +9,8 @@ import {
 import type { CollectWants, EngineMode, PendingWindow, RawWindow, SamplerEngine } from './types.js';
 import { WindowSum } from './window-sum.js';
 
-/** The process owns one native sampler per thread: a second reqprof profiler must not steal it. */
-let owner: object | undefined;
+/** The process owns one native sampler per thread: a second reqprof profiler (of any copy of reqprof) must not steal it. */
+const ownership = samplerOwnership;
 
 const NO_WANTS: CollectWants = { profile: false, functions: false };
 
@@ -69,7 +69,7 @@ export abstract class SamplerBase implements SamplerEngine {
 
   start(maxWindowMillis: number, sourceMapper?: unknown): void {
     if (this.#started) return;
-    if (owner !== undefined && owner !== this) {
+    if (ownership.owner !== undefined && ownership.owner !== this) {
       throw samplerError(ErrorCodes.SAMPLER_BUSY,
         'reqprof: another reqprof profiler is already running in this process; only one native CPU sampler can run per thread. Stop it first, or share one profiler.');
     }
@@ -101,7 +101,7 @@ export abstract class SamplerBase implements SamplerEngine {
           ? `reqprof: another CPU profiler already runs in this process (${msg}); only one native sampler can run per thread.`
           : `reqprof: the native sampler failed to start on Node ${process.version}: ${msg}`, err);
     }
-    owner = this;
+    ownership.owner = this;
     this.#started = true;
     this.#windowStart = Date.now();
     this.onStarted();
@@ -129,7 +129,7 @@ export abstract class SamplerBase implements SamplerEngine {
     } finally {
       if (!restart) {
         this.#started = false;
-        owner = undefined;
+        ownership.owner = undefined;
       }
     }
     this.#windowStart = end;
@@ -175,7 +175,7 @@ export abstract class SamplerBase implements SamplerEngine {
         // Already stopped (e.g. torn down at exit).
       }
       this.#started = false;
-      owner = undefined;
+      ownership.owner = undefined;
     }
     this.#disposeNative();
   }
@@ -206,5 +206,6 @@ export abstract class SamplerBase implements SamplerEngine {
 const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export function asTagSet(value: unknown): TagSet | undefined {
-  return value instanceof TagSet ? value : undefined;
+  // Another copy of reqprof may have tagged the request (they share one tag context).
+  return isTagSet(value) ? value : undefined;
 }

@@ -32,8 +32,16 @@ class DeferredRequest {
   constructor(readonly bytes: Buffer, readonly decode: (bytes: Buffer) => unknown) {}
 }
 
-/** How many reqprof interceptors exist: with none, deferred services decode at once rather than break. */
-let interceptors = 0;
+/**
+ * The server method handlers (grpc-js's per-server, per-method record, which
+ * calls `requestDeserialize` as its method) whose calls reach reqprof's
+ * interceptor first: only their requests are deferred. Every other server
+ * using the same deferred definition decodes at once, as grpc-js would.
+ */
+const deferringHandlers = new WeakSet<object>();
+
+/** The deserializers `deferDecoding` made. */
+const deferredDeserializers = new WeakSet<object>();
 
 /**
  * The size of the response `deferDecoding`'s serializer produced last. The
@@ -46,9 +54,10 @@ let lastSerializedBytes = -1;
 /**
  * Returns `definition` with request deserialization moved into the reqprof
  * interceptor, so decoding CPU is billed to the transport-stage tags. Use it
- * on the definition you pass to `server.addService`, on a server that has
- * `reqprofInterceptor` (without one, messages are decoded as usual). Client
- * use of the definition is unchanged.
+ * on the definition you pass to `server.addService`, on a server whose first
+ * interceptor is `reqprofInterceptor`. Anywhere else (a server without it, or
+ * with another interceptor first) requests are decoded as usual. Client use
+ * of the definition is unchanged.
  */
 export function deferDecoding<D extends ServiceDefinition>(definition: D): D {
   const out: Record<string, unknown> = {};
@@ -57,7 +66,7 @@ export function deferDecoding<D extends ServiceDefinition>(definition: D): D {
     const encode = method.responseSerialize;
     out[name] = {
       ...method,
-      requestDeserialize: (bytes: Buffer) => (interceptors > 0 ? new DeferredRequest(bytes, decode) : decode(bytes)),
+      requestDeserialize: deferredDeserializer(decode),
       // Lets the tracers count response bytes.
       responseSerialize: (value: unknown) => {
         const bytes = encode(value);
@@ -67,6 +76,35 @@ export function deferDecoding<D extends ServiceDefinition>(definition: D): D {
     };
   }
   return out as D;
+}
+
+/**
+ * grpc-js calls a request deserializer as `handler.deserialize(bytes)`, so
+ * `this` is the server's handler of the method: defer only where reqprof's
+ * interceptor armed that handler (called otherwise, decode at once).
+ */
+function deferredDeserializer(decode: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+  const deserialize = function (this: unknown, bytes: Buffer): unknown {
+    return this !== null && typeof this === 'object' && deferringHandlers.has(this) ? new DeferredRequest(bytes, decode) : decode(bytes);
+  };
+  deferredDeserializers.add(deserialize);
+  return deserialize;
+}
+
+/**
+ * Arms deferral for this call's method on this server when reqprof's
+ * interceptor is the first of the server's interceptors: `call` is then
+ * grpc-js's own call, holding the handler whose deserializer is the
+ * descriptor's. Otherwise (another interceptor first would see undecoded
+ * requests) nothing is deferred, and the result says why.
+ */
+function armDeferral(descriptor: { requestDeserialize: unknown }, call: unknown): 'armed' | 'not deferred' | 'misordered' | 'unknown call' {
+  if (!deferredDeserializers.has(descriptor.requestDeserialize as object)) return 'not deferred';
+  if (call instanceof ServerInterceptingCall) return 'misordered';
+  const handler = (call as { handler?: { deserialize?: unknown } }).handler;
+  if (handler === null || typeof handler !== 'object' || handler.deserialize !== descriptor.requestDeserialize) return 'unknown call';
+  deferringHandlers.add(handler);
+  return 'armed';
 }
 
 function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
@@ -122,10 +160,21 @@ function atDeadline(deadline: Date | number, startedAt: number): boolean {
 /** Creates the server interceptor: `new grpc.Server({ interceptors: [reqprofInterceptor(...options)] })`. */
 export function reqprofInterceptor(...options: ServerOption[]): ServerInterceptor {
   const pipeline = new ServerPipeline(resolveServerOptions(options, 'grpc', 'reqprofInterceptor()'));
-  interceptors++;
   const onStageError = (err: unknown) => pipeline.warn('grpc-stage', err, 'reqprof/grpc: a call failed after an async tagging stage');
 
+  /** Whether a deferred method could not be deferred (warned once). */
+  let undeferred = false;
+
   return (descriptor, call) => {
+    const arming = armDeferral(descriptor, call);
+    if ((arming === 'misordered' || arming === 'unknown call') && !undeferred) {
+      undeferred = true;
+      pipeline.warn('grpc-defer', new Error(arming === 'misordered' ? 'another server interceptor comes before reqprofInterceptor()' : 'the call under reqprofInterceptor() is not grpc-js\'s own'),
+        `reqprof/grpc: deferDecoding has no effect on ${descriptor.path}: ` +
+        (arming === 'misordered'
+          ? 'reqprofInterceptor() is not the first of the server\'s interceptors, so requests are decoded before it (untagged); list it first in new grpc.Server({ interceptors: [...] })'
+          : 'reqprof did not find grpc-js\'s own call under its interceptor (another interceptor first, or a grpc-js version it does not know); requests are decoded before it (untagged)'));
+    }
     const perMessage = descriptor.requestStream;
     let record: RequestRecord | undefined;
     /** The status the handler sent, seen on its way out. */

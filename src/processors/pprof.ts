@@ -66,7 +66,7 @@ export function pprofProcessor(options: PprofProcessorOptions): PprofProcessor {
     nextSeq ??= firstSeq((await listPatternFiles(dir, pattern)).map((f) => f.seq));
     const names: string[] = [];
     for (const profile of profiles) {
-      const startMs = windowStartMs(profile, profiles.length, window);
+      const startMs = windowStartMs(profile, window);
       const name = nameFor(startMs);
       // encodeAsync yields between sections, and gzip runs on the libuv pool: the event loop stays free.
       await writeFileAtomic(join(dir, name), await gzipAsync(await startingAt(profile, startMs).encodeAsync()));
@@ -82,7 +82,7 @@ export function pprofProcessor(options: PprofProcessorOptions): PprofProcessor {
     nextSeq ??= firstSeq(listPatternFilesSync(dir, pattern).map((f) => f.seq));
     const names: string[] = [];
     for (const profile of profiles) {
-      const startMs = windowStartMs(profile, profiles.length, window);
+      const startMs = windowStartMs(profile, window);
       const name = nameFor(startMs);
       writeFileAtomicSync(join(dir, name), gzipSync(startingAt(profile, startMs).encode()));
       names.push(name);
@@ -108,16 +108,16 @@ export function pprofProcessor(options: PprofProcessorOptions): PprofProcessor {
 }
 
 /**
- * When the profile's window started, in ms. @datadog/pprof stamps `timeNanos`
- * when it serializes, that is at the window's end; pprof tools read it as the
- * start (Go's own profiles do). A lone profile started with the delivery's window;
- * of merged ones, each started its duration before its stamp.
+ * When the profile's window started, in ms: the sampler stamps each window's
+ * profile with its start (src/engine/sampler.ts), so each of a merged
+ * delivery's profiles carries its own. A profile without a stamp started with
+ * the delivery's (first) window.
  */
-function windowStartMs(p: Profile, profilesInDelivery: number, window: WindowInfo): number {
-  if (profilesInDelivery === 1) return window.start;
-  const end = Number(p.timeNanos);
-  const duration = Number(p.durationNanos);
-  return Number.isFinite(end) && end > 0 ? Math.floor((end - (Number.isFinite(duration) ? duration : 0)) / 1e6) : window.start;
+function windowStartMs(p: Profile, window: WindowInfo): number {
+  const t = p.timeNanos;
+  // Epoch ns are past 2^53: divide in bigint (a float division can land a ms short; round a number).
+  const start = typeof t === 'bigint' ? Number(t / 1_000_000n) : Math.round(Number(t) / 1e6);
+  return Number.isFinite(start) && start > 0 ? start : window.start;
 }
 
 /**

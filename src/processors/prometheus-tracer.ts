@@ -43,7 +43,9 @@ export interface PrometheusTracerOptions {
    * Request tags that become extra labels, e.g. `['tenant']` or
    * `{ tenant: 'x-tenant' }` (label name → tag key); a request without the tag
    * gets `""`. Tags exist where the server runs `withProfiler` (client calls
-   * carry the tags of the request that made them).
+   * carry the tags of the request that made them). A server knows a call's
+   * tags only as it serves it: with `tagLabels`, the `grpc` style writes all
+   * of a server call's series (started, messages, handled) when it finishes.
    */
   tagLabels?: LabelsOption;
   /** Distinct values kept per label; later values become `overflowValue`. Default 100. */
@@ -270,7 +272,7 @@ function grpcTracer(args: TracerArgs, buckets: readonly number[], histogram: boo
     };
   };
   const metrics = { server: side('server'), client: side('client') };
-  // The call's labels, computed once at start (the limiter admits each combination once).
+  // The call's labels, computed once (the limiter admits each combination once).
   const callLabels = new WeakMap<RPCInfo, Record<string, string>>();
   const labelsOf = (info: RPCInfo): Record<string, string> => {
     let labels = callLabels.get(info);
@@ -283,14 +285,19 @@ function grpcTracer(args: TracerArgs, buckets: readonly number[], histogram: boo
     }
     return labels;
   };
+  // A server learns a call's tags as it serves it (transport, then message
+  // stage): the record carries them from `finish` on. With tag labels, every
+  // series of a server call is written then, so started, messages and handled
+  // carry the same tag values (a client call's tags are its caller's, known at start).
+  const atFinish = (info: RPCInfo): boolean => args.tagLabels !== undefined && info.side === 'server';
 
   return {
     start(info: RPCInfo): void {
-      if (info.protocol !== 'grpc') return;
+      if (info.protocol !== 'grpc' || atFinish(info)) return;
       metrics[info.side].started.inc(labelsOf(info));
     },
     message(info: RPCInfo, direction: 'sent' | 'received'): void {
-      if (info.protocol !== 'grpc') return;
+      if (info.protocol !== 'grpc' || atFinish(info)) return;
       const m = metrics[info.side];
       (direction === 'sent' ? m.sent : m.received).inc(labelsOf(info));
     },
@@ -298,6 +305,11 @@ function grpcTracer(args: TracerArgs, buckets: readonly number[], histogram: boo
       if (info.protocol !== 'grpc') return;
       const m = metrics[info.side];
       const labels = labelsOf(info);
+      if (atFinish(info)) {
+        m.started.inc(labels);
+        if (info.messagesReceived > 0) m.received.inc(labels, info.messagesReceived);
+        if (info.messagesSent > 0) m.sent.inc(labels, info.messagesSent);
+      }
       m.handled.inc(sorted({ ...labels, grpc_code: grpcCodeName(info.status) }));
       m.handling?.observe(labels, elapsed(info, 1e9));
     },
