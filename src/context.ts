@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { OVERFLOW_TAGS } from './aggregate.js';
+import { argumentTypeError } from './errors.js';
 import { deriveTags } from './tag-cache.js';
 import { TagSet, type TagsInput } from './tags.js';
 
@@ -89,7 +90,7 @@ export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
     return;
   }
   if (typeof fn !== 'function') {
-    throw new TypeError(`reqprof: tag(tags, fn): fn must be a function, got ${typeof fn}`);
+    throw argumentTypeError(`reqprof: tag(tags, fn): fn must be a function, got ${typeof fn}`);
   }
   return runWithTags(next, fn);
 }
