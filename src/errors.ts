@@ -19,7 +19,7 @@ export const ErrorCodes = {
   SAMPLER_BUSY: 'REQPROF_ERR_SAMPLER_BUSY',
   /** The native sampling addon could not be loaded or started on this runtime. */
   SAMPLER_UNAVAILABLE: 'REQPROF_ERR_SAMPLER_UNAVAILABLE',
-  /** The profiler was stopped; it cannot run again. */
+  /** Reserved, never thrown: `run()` after `stop()` resolves at once instead. Kept so the code is never reused. */
   STOPPED: 'REQPROF_ERR_STOPPED',
 } as const;
 
