@@ -8,7 +8,7 @@ const QUIET = { info() {}, warn() {}, error() {} };
 
 for (const engine of enginesHere()) {
   describe(`samples and scale on the ${engine} path`, () => {
-    test('on a lightly loaded service a tag set counts only the samples that ran its code, not the idle samples after it', async () => {
+    test('on a lightly loaded service a tag set counts only the samples that ran its code, not the idle samples after it', async (t) => {
       const rec = new Recorder();
       // A window far longer than the test: only stop() ends it.
       const profiler = newProfiler(rec.processor, 0, 600_000, { samplingIntervalMicros: 1000, engine, logger: QUIET });
@@ -23,6 +23,7 @@ for (const engine of enginesHere()) {
       await profiler.stop();
       const light = rec.totals().get('route=/light')!;
       const cpuMs = light.value / 1e6;
+      t.diagnostic(`${engine}: route=/light ${light.samples} samples for ${cpuMs.toFixed(1)} ms of CPU (truth ${truthMs.toFixed(1)} ms); window ${rec.windows[0]!.window.samples} samples, ${rec.windows[0]!.window.busySamples} busy`);
       // About one sample per ms of CPU at 1 kHz; each request also left ~25 idle samples behind it.
       assert.ok(light.samples <= 1.5 * cpuMs + 10,
         `route=/light: ${light.samples} samples for ${cpuMs.toFixed(1)} ms of CPU (truth ${truthMs.toFixed(1)} ms) at one sample per ms`);
@@ -31,7 +32,7 @@ for (const engine of enginesHere()) {
       assert.ok(w.samples > w.busySamples, `${w.samples} samples in all, ${w.busySamples} busy`);
     });
 
-    test('a window ended by stop() is not scaled for an interval gap that never follows', async () => {
+    test('a window ended by stop() is not scaled for an interval gap that never follows', async (t) => {
       const rec = new Recorder();
       // interval = window: a full window would be scaled x2 to cover its gap.
       const profiler = newProfiler(rec.processor, 600_000, 600_000, { samplingIntervalMicros: 1000, engine, logger: QUIET });
@@ -49,6 +50,7 @@ for (const engine of enginesHere()) {
       assert.equal(window.scale, 1);
       const heavyMs = profiles.find((p) => p.key === 'route=/heavy')!.value / 1e6;
       const n = window.busySamples;
+      t.diagnostic(`${engine}: route=/heavy ${heavyMs.toFixed(1)} ms reported, ${truthMs.toFixed(1)} ms burnt, scale ${window.scale}`);
       const tol = shareTolerance(truthMs / spent, n) * spent + 5;
       assert.ok(Math.abs(heavyMs - truthMs) <= tol, `route=/heavy: ${heavyMs.toFixed(1)} ms reported, ${truthMs.toFixed(1)} ms burnt (tolerance ${tol.toFixed(1)} ms)`);
     });
