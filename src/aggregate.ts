@@ -60,9 +60,17 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
   const scale = windowScale(s, reason);
   const data: WindowData = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
   let busySamples = 0;
+  // Past the cap, the keys to keep are chosen first, on CPU per key, so that the
+  // folded tag sets (possibly tens of thousands) never get a group of their own.
+  const kept = raw.totals.size > s.maxTagSets ? keysToKeep(raw, s.maxTagSets) : undefined;
   for (const t of raw.totals.values()) {
-    const key = t.tags === undefined ? '' : t.tags.key;
-    const g = groupOf(data, key, t.tags === undefined ? EMPTY : t.tags.pairs);
+    let key = t.tags === undefined ? '' : t.tags.key;
+    let tags = t.tags === undefined ? EMPTY : t.tags.pairs;
+    if (kept !== undefined && key !== '' && !kept.keys.has(key)) {
+      key = OVERFLOW_KEY;
+      tags = OVERFLOW_TAGS;
+    }
+    const g = groupOf(data, key, tags);
     g.value += t.cpuNanos * scale;
     g.samples += t.samples;
     busySamples += t.samples;
@@ -73,15 +81,15 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
       }
     }
   }
-  const folded = capTagSets(data);
-  let overflowTagSets = folded.size;
+  let overflowTagSets = kept?.folded ?? 0;
   if (raw.requests !== undefined) {
     for (const [key, r] of raw.requests.byKey) {
       let g = data.groups.get(key);
       if (g === undefined) {
         // A tag set whose CPU was folded has its requests folded with it; one with no CPU takes a free row, if any.
-        const fits = !folded.has(key) && (key === '' || key === OVERFLOW_KEY || data.taggedGroups < data.maxTagSets);
-        if (!fits && !folded.has(key)) overflowTagSets++;
+        const wasFolded = kept !== undefined && kept.seen.has(key);
+        const fits = !wasFolded && (key === '' || key === OVERFLOW_KEY || data.taggedGroups < data.maxTagSets);
+        if (!fits && !wasFolded) overflowTagSets++;
         g = fits ? groupOf(data, key, r.tags) : groupOf(data, OVERFLOW_KEY, OVERFLOW_TAGS);
       }
       g.requests = (g.requests ?? 0) + r.requests;
@@ -131,26 +139,64 @@ function groupOf(d: WindowData, key: string, tags: readonly string[]): Group {
 }
 
 /**
- * Holds the tagged groups to `maxTagSets`: the ones with the most CPU keep
- * their rows, the rest (least CPU first out; ties by key, so the choice never
- * depends on the order tag sets were seen) fold into `reqprof_overflow=true`,
- * CPU, samples, requests and functions alike. Returns the folded keys.
+ * Of `count` keys with their CPU, the `max` with the most; among equal CPU at
+ * the edge, keys in code-unit order, so the choice never depends on the order
+ * tag sets were seen. The edge is found with one native numeric sort of the
+ * values (no comparator: this runs once per window, unoptimized, over
+ * possibly tens of thousands of tag sets).
  */
-function capTagSets(d: WindowData): Set<string> {
-  const folded = new Set<string>();
-  if (d.taggedGroups <= d.maxTagSets) return folded;
-  const tagged: Array<[string, Group]> = [];
-  for (const e of d.groups) if (e[0] !== '' && e[0] !== OVERFLOW_KEY) tagged.push(e);
-  tagged.sort((a, b) => b[1].value - a[1].value || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+function largest(entries: () => Iterable<[string, number]>, count: number, max: number): Set<string> {
+  const values = new Float64Array(count);
+  let i = 0;
+  for (const [, v] of entries()) values[i++] = v;
+  values.sort();
+  const edge = values[count - max]!;
+  let above = 0;
+  for (let j = count - max; j < count; j++) if (values[j]! > edge) above++;
+  const keep = new Set<string>();
+  const ties: string[] = [];
+  for (const [k, v] of entries()) {
+    if (v > edge) keep.add(k);
+    else if (v === edge) ties.push(k);
+  }
+  ties.sort();
+  for (let j = 0; j < max - above && j < ties.length; j++) keep.add(ties[j]!);
+  return keep;
+}
+
+/** The tagged keys of a raw window that keep their rows under the cap, the keys seen, and how many fold. */
+function keysToKeep(raw: RawWindow, max: number): { keys: Set<string>; seen: Map<string, number>; folded: number } | undefined {
+  const seen = new Map<string, number>();
+  for (const t of raw.totals.values()) {
+    if (t.tags === undefined) continue;
+    const k = t.tags.key;
+    if (k !== OVERFLOW_KEY) seen.set(k, (seen.get(k) ?? 0) + t.cpuNanos);
+  }
+  if (seen.size <= max) return undefined;
+  return { keys: largest(() => seen, seen.size, max), seen, folded: seen.size - max };
+}
+
+/**
+ * Holds already summed tagged groups to `maxTagSets` (after a merge): the ones
+ * with the most CPU keep their rows, the rest fold into `reqprof_overflow=true`
+ * (CPU, samples, requests and functions alike). Returns how many folded.
+ */
+function capTagSets(d: WindowData): number {
+  if (d.taggedGroups <= d.maxTagSets) return 0;
+  function* tagged(): Iterable<[string, number]> {
+    for (const [key, g] of d.groups) if (key !== '' && key !== OVERFLOW_KEY) yield [key, g.value];
+  }
+  const keep = largest(tagged, d.taggedGroups, d.maxTagSets);
   const overflow = groupOf(d, OVERFLOW_KEY, OVERFLOW_TAGS);
-  for (let i = d.maxTagSets; i < tagged.length; i++) {
-    const [key, g] = tagged[i]!;
+  let folded = 0;
+  for (const [key, g] of d.groups) {
+    if (key === '' || key === OVERFLOW_KEY || keep.has(key)) continue;
     overflow.value += g.value;
     overflow.samples += g.samples;
     if (g.requests !== undefined) overflow.requests = (overflow.requests ?? 0) + g.requests;
     if (g.functions) for (const [fk, f] of g.functions) addFunction(overflow, fk, f.name, f.file, f.line, f.value);
     d.groups.delete(key);
-    folded.add(key);
+    folded++;
   }
   d.taggedGroups = d.maxTagSets;
   return folded;
@@ -170,7 +216,7 @@ export function mergeWindowData(into: WindowData, later: WindowData): WindowData
     if (g.requests !== undefined) r.requests = (r.requests ?? 0) + g.requests;
     if (g.functions) for (const [fk, f] of g.functions) addFunction(r, fk, f.name, f.file, f.line, f.value);
   }
-  const overflowed = capTagSets(into).size;
+  const overflowed = capTagSets(into);
   const a = into.info;
   const b = later.info;
   into.info = {
