@@ -14,6 +14,7 @@ export type EngineChoice = EngineMode | 'auto';
  * active (asked of the addon), the async_hooks bridge elsewhere.
  */
 export function createEngine(choice: EngineChoice, samplingIntervalMicros: number, maxTagSets: number): SamplerEngine {
+  loadPprof();
   assertEngineSupported(choice);
   const cped = asyncContextFrameActive();
   if (choice === 'cped' || (choice === 'auto' && cped)) return new CpedEngine(samplingIntervalMicros, maxTagSets);
