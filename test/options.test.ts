@@ -21,7 +21,10 @@ describe('errors a user can catch carry a REQPROF_ERR_* code', () => {
       } catch (e) {
         console.log(JSON.stringify({ threw: true, name: e.name, code: e.code, message: e.message }));
       }`;
-    const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    // Node 22 runs the CPED path only with --experimental-async-context-frame: the child goes without it.
+    const nodeOptions = (process.env['NODE_OPTIONS'] ?? '').replace(/--experimental-async-context-frame/g, '');
+    const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: nodeOptions } });
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     assert.equal(out.threw, true, 'newProfiler accepted engine "cped" without AsyncContextFrame');
     assert.equal(out.code, 'REQPROF_ERR_ENGINE_UNSUPPORTED');
