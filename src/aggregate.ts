@@ -45,25 +45,59 @@ export interface FoldSettings {
   mapLocation?: (f: FunctionTotals) => { name?: string; file?: string; line?: number };
 }
 
+/**
+ * The multiplier that makes a window stand for its whole cycle: a full window
+ * followed by an `interval` gap with the sampler off is scaled by
+ * `(interval + window) / window`; a window ended by `pause`, `stop` or exit is
+ * followed by no gap (or by one nobody asked to cover), so it is not scaled.
+ */
+export function windowScale(s: Pick<FoldSettings, 'intervalMs' | 'windowMs'>, reason: WindowEndReason): number {
+  return reason === 'window' && s.intervalMs > 0 ? (s.intervalMs + s.windowMs) / s.windowMs : 1;
+}
+
 /** Sums a raw window per key (several TagSet objects share a key), scales, and caps cardinality. */
 export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndReason): WindowData {
-  const scale = (s.intervalMs + s.windowMs) / s.windowMs;
+  const scale = windowScale(s, reason);
   const data: WindowData = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
-  let overflowTagSets = 0;
+  let busySamples = 0;
+  // Past the cap, the keys to keep are chosen first, on CPU per key, so that the
+  // folded tag sets (possibly tens of thousands) never get a group of their own.
+  const kept = raw.totals.size > s.maxTagSets ? keysToKeep(raw, s.maxTagSets) : undefined;
   for (const t of raw.totals.values()) {
-    const key = t.tags === undefined ? '' : t.tags.key;
-    const g = addToGroup(data, key, t.tags === undefined ? EMPTY : t.tags.pairs, t.cpuNanos * scale, t.samples);
-    if (g.overflowed) overflowTagSets++;
+    let key = t.tags === undefined ? '' : t.tags.key;
+    let tags = t.tags === undefined ? EMPTY : t.tags.pairs;
+    if (kept !== undefined && key !== '' && !kept.keys.has(key)) {
+      key = OVERFLOW_KEY;
+      tags = OVERFLOW_TAGS;
+    }
+    const g = groupOf(data, key, tags);
+    g.value += t.cpuNanos * scale;
+    g.samples += t.samples;
+    busySamples += t.samples;
     if (t.functions !== undefined) {
       for (const [fk, f] of t.functions) {
         const loc = s.mapLocation ? s.mapLocation(f) : f;
-        addFunction(g.group, fk, loc.name || f.name, loc.file ?? f.file, loc.line ?? f.line, f.cpuNanos * scale);
+        addFunction(g, fk, loc.name || f.name, loc.file ?? f.file, loc.line ?? f.line, f.cpuNanos * scale);
       }
     }
   }
+  let overflowTagSets = kept?.folded ?? 0;
   if (raw.requests !== undefined) {
-    for (const [key, r] of raw.requests.byKey) addRequests(data, key, r.tags, r.requests);
-    if (raw.requests.overflow > 0) addRequests(data, OVERFLOW_KEY, OVERFLOW_TAGS, raw.requests.overflow);
+    for (const [key, r] of raw.requests.byKey) {
+      let g = data.groups.get(key);
+      if (g === undefined) {
+        // A tag set whose CPU was folded has its requests folded with it; one with no CPU takes a free row, if any.
+        const wasFolded = kept !== undefined && kept.seen.has(key);
+        const fits = !wasFolded && (key === '' || key === OVERFLOW_KEY || data.taggedGroups < data.maxTagSets);
+        if (!fits && !wasFolded) overflowTagSets++;
+        g = fits ? groupOf(data, key, r.tags) : groupOf(data, OVERFLOW_KEY, OVERFLOW_TAGS);
+      }
+      g.requests = (g.requests ?? 0) + r.requests;
+    }
+    if (raw.requests.overflow > 0) {
+      const g = groupOf(data, OVERFLOW_KEY, OVERFLOW_TAGS);
+      g.requests = (g.requests ?? 0) + raw.requests.overflow;
+    }
   }
   data.info = {
       start: raw.start,
@@ -74,6 +108,7 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
       samplingIntervalMicros: s.samplingIntervalMicros,
       nonJsThreadsCpu: raw.nonJsThreadsCpuNanos * scale,
       samples: raw.samples,
+      busySamples,
       windows: 1,
       overflowTagSets: overflowTagSets + (raw.overflowedContexts ?? 0),
       reason,
@@ -85,11 +120,6 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
 
 const EMPTY: readonly string[] = Object.freeze([]);
 
-function addRequests(d: WindowData, key: string, tags: readonly string[], requests: number): void {
-  const { group } = addToGroup(d, key, tags, 0, 0);
-  group.requests = (group.requests ?? 0) + requests;
-}
-
 function addFunction(g: Group, key: string, name: string, file: string, line: number, value: number): void {
   g.functions ??= new Map();
   const f = g.functions.get(key);
@@ -97,42 +127,96 @@ function addFunction(g: Group, key: string, name: string, file: string, line: nu
   else f.value += value;
 }
 
-/**
- * Adds CPU to the group of `key`, creating it unless the cap on distinct tag
- * sets is reached, in which case the CPU goes to the overflow group.
- */
-function addToGroup(d: WindowData, key: string, tags: readonly string[], value: number, samples: number): { group: Group; overflowed: boolean } {
+/** The group of `key`, created empty if new (uncapped: `capTagSets` applies the cap once all are in). */
+function groupOf(d: WindowData, key: string, tags: readonly string[]): Group {
   let g = d.groups.get(key);
-  let overflowed = false;
   if (g === undefined) {
-    if (key !== '' && key !== OVERFLOW_KEY && d.taggedGroups >= d.maxTagSets) {
-      overflowed = true;
-      g = d.groups.get(OVERFLOW_KEY);
-      if (g === undefined) {
-        g = { tags: OVERFLOW_TAGS, value: 0, samples: 0 };
-        d.groups.set(OVERFLOW_KEY, g);
-      }
-    } else {
-      g = { tags, value: 0, samples: 0 };
-      d.groups.set(key, g);
-      if (key !== '') d.taggedGroups++;
-    }
+    g = { tags, value: 0, samples: 0 };
+    d.groups.set(key, g);
+    if (key !== '' && key !== OVERFLOW_KEY) d.taggedGroups++;
   }
-  g.value += value;
-  g.samples += samples;
-  return { group: g, overflowed };
+  return g;
 }
 
-/** Adds `later` into `into` (both already folded): values and samples summed, the span widened. */
+/**
+ * Of `count` keys with their CPU, the `max` with the most; among equal CPU at
+ * the edge, keys in code-unit order, so the choice never depends on the order
+ * tag sets were seen. The edge is found with one native numeric sort of the
+ * values (no comparator: this runs once per window, unoptimized, over
+ * possibly tens of thousands of tag sets).
+ */
+function largest(entries: () => Iterable<[string, number]>, count: number, max: number): Set<string> {
+  const values = new Float64Array(count);
+  let i = 0;
+  for (const [, v] of entries()) values[i++] = v;
+  values.sort();
+  const edge = values[count - max]!;
+  let above = 0;
+  for (let j = count - max; j < count; j++) if (values[j]! > edge) above++;
+  const keep = new Set<string>();
+  const ties: string[] = [];
+  for (const [k, v] of entries()) {
+    if (v > edge) keep.add(k);
+    else if (v === edge) ties.push(k);
+  }
+  ties.sort();
+  for (let j = 0; j < max - above && j < ties.length; j++) keep.add(ties[j]!);
+  return keep;
+}
+
+/** The tagged keys of a raw window that keep their rows under the cap, the keys seen, and how many fold. */
+function keysToKeep(raw: RawWindow, max: number): { keys: Set<string>; seen: Map<string, number>; folded: number } | undefined {
+  const seen = new Map<string, number>();
+  for (const t of raw.totals.values()) {
+    if (t.tags === undefined) continue;
+    const k = t.tags.key;
+    if (k !== OVERFLOW_KEY) seen.set(k, (seen.get(k) ?? 0) + t.cpuNanos);
+  }
+  if (seen.size <= max) return undefined;
+  return { keys: largest(() => seen, seen.size, max), seen, folded: seen.size - max };
+}
+
+/**
+ * Holds already summed tagged groups to `maxTagSets` (after a merge): the ones
+ * with the most CPU keep their rows, the rest fold into `reqprof_overflow=true`
+ * (CPU, samples, requests and functions alike). Returns how many folded.
+ */
+function capTagSets(d: WindowData): number {
+  if (d.taggedGroups <= d.maxTagSets) return 0;
+  function* tagged(): Iterable<[string, number]> {
+    for (const [key, g] of d.groups) if (key !== '' && key !== OVERFLOW_KEY) yield [key, g.value];
+  }
+  const keep = largest(tagged, d.taggedGroups, d.maxTagSets);
+  const overflow = groupOf(d, OVERFLOW_KEY, OVERFLOW_TAGS);
+  let folded = 0;
+  for (const [key, g] of d.groups) {
+    if (key === '' || key === OVERFLOW_KEY || keep.has(key)) continue;
+    overflow.value += g.value;
+    overflow.samples += g.samples;
+    if (g.requests !== undefined) overflow.requests = (overflow.requests ?? 0) + g.requests;
+    if (g.functions) for (const [fk, f] of g.functions) addFunction(overflow, fk, f.name, f.file, f.line, f.value);
+    d.groups.delete(key);
+    folded++;
+  }
+  d.taggedGroups = d.maxTagSets;
+  return folded;
+}
+
+/**
+ * Adds `later` into `into` (both already folded): values and samples summed,
+ * the span widened, and the cap applied again to the sum, so the tag sets
+ * with the most CPU over the merged windows keep their rows.
+ */
 export function mergeWindowData(into: WindowData, later: WindowData): WindowData {
-  let overflowed = 0;
   into.countsRequests ||= later.countsRequests;
   for (const [key, g] of later.groups) {
-    const r = addToGroup(into, key, g.tags, g.value, g.samples);
-    if (r.overflowed) overflowed++;
-    if (g.requests !== undefined) r.group.requests = (r.group.requests ?? 0) + g.requests;
-    if (g.functions) for (const [fk, f] of g.functions) addFunction(r.group, fk, f.name, f.file, f.line, f.value);
+    const r = groupOf(into, key, g.tags);
+    r.value += g.value;
+    r.samples += g.samples;
+    if (g.requests !== undefined) r.requests = (r.requests ?? 0) + g.requests;
+    if (g.functions) for (const [fk, f] of g.functions) addFunction(r, fk, f.name, f.file, f.line, f.value);
   }
+  const overflowed = capTagSets(into);
   const a = into.info;
   const b = later.info;
   into.info = {
@@ -141,6 +225,7 @@ export function mergeWindowData(into: WindowData, later: WindowData): WindowData
     end: Math.max(a.end, b.end),
     nonJsThreadsCpu: a.nonJsThreadsCpu + b.nonJsThreadsCpu,
     samples: a.samples + b.samples,
+    busySamples: a.busySamples + b.busySamples,
     windows: a.windows + b.windows,
     overflowTagSets: a.overflowTagSets + b.overflowTagSets + overflowed,
   };

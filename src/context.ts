@@ -1,3 +1,4 @@
+import { argumentTypeError } from './errors.js';
 import { deriveTags } from './tag-cache.js';
 import { isTagSet, sharedTagContext as shared } from './tag-context-registry.js';
 import type { TagSet, TagsInput } from './tags.js';
@@ -101,7 +102,7 @@ export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
     return;
   }
   if (typeof fn !== 'function') {
-    throw new TypeError(`reqprof: tag(tags, fn): fn must be a function, got ${typeof fn}`);
+    throw argumentTypeError(`reqprof: tag(tags, fn): fn must be a function, got ${typeof fn}`);
   }
   return runWithTags(next, fn);
 }

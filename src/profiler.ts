@@ -4,8 +4,10 @@ import { Delivery } from './delivery.js';
 import { createEngine, type EngineMode, type SamplerEngine } from './engine/index.js';
 import type { CollectWants, PendingWindow } from './engine/types.js';
 import { createSourceMapper, type SourceMapperLike } from './engine/source-maps.js';
+import { optionTypeError } from './errors.js';
 import { getDefaultLogger, type Logger } from './logger.js';
-import { resolveOptions, type ProfilerOptions, type ResolvedOptions } from './options.js';
+import { isProfilerConfig, resolveConfig, resolveOptions, type ProfilerConfig, type ProfilerOptions, type ResolvedOptions } from './options.js';
+import { logStart } from './describe.js';
 import { logProcessor } from './processors/log.js';
 import { RateLimitedLog, errorFields } from './rate-limited-log.js';
 import { takeRequestCounts, type RequestCounts } from './request-counter.js';
@@ -59,8 +61,8 @@ export class Profiler {
   #summing: SummingWindow | undefined;
   #sourceMapper: SourceMapperLike | undefined;
 
-  constructor(processor?: Processor | Processor[], interval?: number, window?: number, options?: ProfilerOptions) {
-    this.#o = resolveOptions(processor, interval, window, options, logProcessor);
+  constructor(processor?: Processor | Processor[] | ProfilerConfig, interval?: number, window?: number, options?: ProfilerOptions) {
+    this.#o = isProfilerConfig(processor) ? resolveConfig(processor, logProcessor) : resolveOptions(processor, interval, window, options, logProcessor);
     this.#faults = new RateLimitedLog(this.#o.logger ?? lazyLogger());
     this.#deliveries = this.#o.processors.map((p, i) => new Delivery(p, i, this.#faults, this.#o.topFunctions));
     this.#wants = {
@@ -204,6 +206,7 @@ export class Profiler {
       maxTagSets: o.maxTagSets,
       mode: this.#engine.mode,
     };
+    logStart(o, this.#engine.mode);
     // Buffer for the longest window plus generous scheduling slack.
     const bufferMs = Math.ceil(o.windowMs * 1.5 + 2_000);
     this.#installExitHandler();
@@ -358,15 +361,30 @@ function lazyLogger(): Logger {
 }
 
 /**
- * Creates a profiler, as Kitex's `NewProfiler(processor, interval, window)`.
- * `processor` is one function or an array (none: `logProcessor`); `interval`
- * and `window` are milliseconds (interval 0: windows back to back).
+ * Creates a profiler, in either of two forms:
+ *
+ * - Kitex's positional form, `newProfiler(processor, interval, window, options)`:
+ *   `processor` is one function or an array (none: `logProcessor`);
+ *   `interval` (the gap with the sampler off, 0: windows back to back) and
+ *   `window` are milliseconds. Note `newProfiler(fn, 5000)` is a 5 s *gap*.
+ * - The options-object form, `newProfiler({ processors, windowMs, intervalMs, ...options })`,
+ *   where every number says what it is.
+ *
+ * Unknown option names are an error (REQPROF_ERR_INVALID_OPTION) naming the known ones.
  */
+export function newProfiler(config: ProfilerConfig): Profiler;
+export function newProfiler(processor?: Processor | Processor[] | null, interval?: number, window?: number, options?: ProfilerOptions): Profiler;
 export function newProfiler(
-  processor?: Processor | Processor[] | null,
+  processor?: Processor | Processor[] | ProfilerConfig | null,
   interval = 0,
   window = 30_000,
   options?: ProfilerOptions,
 ): Profiler {
+  if (isProfilerConfig(processor)) {
+    if (arguments.length > 1) {
+      throw optionTypeError('reqprof: newProfiler({ processors, windowMs, intervalMs, ...options }) takes one argument; for the positional form pass the processor first');
+    }
+    return new Profiler(processor);
+  }
   return new Profiler(processor ?? undefined, interval, window, options);
 }

@@ -79,8 +79,12 @@ function walk(start: Node, input: unknown, add: boolean): Node | undefined {
     if (input.length % 2 !== 0) return undefined;
     for (let i = 0; i < input.length && node !== undefined; i += 2) {
       const k: unknown = input[i];
-      const v = plainValue(input[i + 1]);
-      if (!plainKey(k) || v === undefined) return undefined;
+      const raw: unknown = input[i + 1];
+      if (!plainKey(k)) return undefined;
+      // undefined and null leave the key out, as the validating path does: the walk skips it.
+      if (raw === undefined || raw === null) continue;
+      const v = plainValue(raw);
+      if (v === undefined) return undefined;
       node = add ? stepOrAdd(node, k, v) : step(node, k, v);
     }
     return node;
@@ -89,8 +93,11 @@ function walk(start: Node, input: unknown, add: boolean): Node | undefined {
   const keys = Object.keys(input);
   for (let i = 0; i < keys.length && node !== undefined; i++) {
     const k = keys[i]!;
-    const v = plainValue((input as Record<string, unknown>)[k]);
-    if (!plainKey(k) || v === undefined) return undefined;
+    const raw: unknown = (input as Record<string, unknown>)[k];
+    if (!plainKey(k)) return undefined;
+    if (raw === undefined || raw === null) continue;
+    const v = plainValue(raw);
+    if (v === undefined) return undefined;
     node = add ? stepOrAdd(node, k, v) : step(node, k, v);
   }
   return node;

@@ -3,9 +3,12 @@ import { tagsError } from './errors.js';
 /**
  * Tags as users write them: a flat `['k1', 'v1', 'k2', 'v2']` list (Kitex style)
  * or an object `{ k1: 'v1' }`. Numbers, bigints and booleans are converted with
- * `String()`; anything else is rejected.
+ * `String()`. A key whose value is `undefined` or `null` is left out, as pino
+ * and OpenTelemetry drop such attributes (`tenant: req.headers['x-tenant']`
+ * with the header missing); it does not remove a value inherited from an
+ * outer `tag()`. Objects, arrays, symbols and functions are rejected.
  */
-export type TagValue = string | number | boolean | bigint;
+export type TagValue = string | number | boolean | bigint | null | undefined;
 export type TagsInput = readonly TagValue[] | Readonly<Record<string, TagValue>>;
 
 /**
@@ -99,7 +102,8 @@ function bound(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, max - 1) + '…';
 }
 
-function toTagString(v: unknown, what: string): string {
+/** The tag string for `v`; undefined for `undefined` and `null` (the key is left out). */
+function toTagString(v: unknown, what: string): string | undefined {
   switch (typeof v) {
     case 'string':
       return bound(v, TAG_LIMITS.maxValueLength);
@@ -107,17 +111,38 @@ function toTagString(v: unknown, what: string): string {
     case 'boolean':
     case 'bigint':
       return String(v);
+    case 'undefined':
+      return undefined;
     default:
-      throw tagsError(`reqprof: ${what} must be a string, number, boolean or bigint, got ${v === null ? 'null' : typeof v}`);
+      if (v === null) return undefined;
+      throw tagsError(`reqprof: ${what} must be a string, number, boolean or bigint (undefined and null leave the tag out), got ${Array.isArray(v) ? 'an array' : typeof v}`);
   }
 }
 
+/** What an integration does with one invalid tag value: drop that key and say so, instead of throwing. */
+export type InvalidValueHandler = (key: string, err: Error) => void;
+
 /**
  * Validates user tags into an ordered list of `[key, value]` entries, as given
- * (duplicates kept: later wins when merged).
+ * (duplicates kept: later wins when merged). Keys with an `undefined` or
+ * `null` value are left out. With `onInvalidValue`, a value of a wrong type
+ * drops only its key (reported there) and the count is not checked (the
+ * caller bounds the merged set, see `boundAdded`); without, it throws.
  */
-export function parseTags(input: unknown): string[] {
+export function parseTags(input: unknown, onInvalidValue?: InvalidValueHandler): string[] {
   const flat: string[] = [];
+  const push = (k: string, v: unknown, what: string): void => {
+    let s: string | undefined;
+    try {
+      s = toTagString(v, what);
+    } catch (err) {
+      if (onInvalidValue === undefined) throw err;
+      onInvalidValue(k, err as Error);
+      return;
+    }
+    if (s !== undefined) flat.push(bound(k, TAG_LIMITS.maxKeyLength), s);
+  };
+  const done = (): string[] => (onInvalidValue === undefined ? checkCount(flat) : flat);
   if (Array.isArray(input)) {
     if (input.length % 2 !== 0) {
       throw tagsError(`reqprof: tags must be key/value pairs, got an odd-length array (${input.length} entries); the last key "${String(input[input.length - 1])}" has no value`);
@@ -128,16 +153,16 @@ export function parseTags(input: unknown): string[] {
         throw tagsError(`reqprof: tag key at index ${i} must be a string, got ${k === null ? 'null' : typeof k}`);
       }
       if (k === '') throw tagsError(`reqprof: tag key at index ${i} is empty`);
-      flat.push(bound(k, TAG_LIMITS.maxKeyLength), toTagString(input[i + 1], `value of tag "${k}" (index ${i + 1})`));
+      push(k, input[i + 1], `value of tag "${k}" (index ${i + 1})`);
     }
-    return checkCount(flat);
+    return done();
   }
   if (input !== null && typeof input === 'object') {
     for (const k of Object.keys(input)) {
       if (k === '') throw tagsError('reqprof: tag key "" is empty');
-      flat.push(bound(k, TAG_LIMITS.maxKeyLength), toTagString((input as Record<string, unknown>)[k], `value of tag "${k}"`));
+      push(k, (input as Record<string, unknown>)[k], `value of tag "${k}"`);
     }
-    return checkCount(flat);
+    return done();
   }
   throw tagsError(`reqprof: tags must be an array of key/value pairs or an object, got ${input === null ? 'null' : typeof input}`);
 }
@@ -175,6 +200,32 @@ export function mergePairs(base: readonly string[], added: readonly string[]): s
     throw tagsError(`reqprof: at most ${TAG_LIMITS.maxKeys} tags per tag set, merging would make ${out.length / 2}`);
   }
   return out;
+}
+
+/**
+ * `added` (flat, in order) cut so that `base` merged with it holds at most
+ * `maxKeys` keys: a key already in `base` or kept earlier is always kept (it
+ * only changes a value); a new key past the bound is dropped and named in
+ * `dropped`. What integrations do instead of throwing into a request.
+ */
+export function boundAdded(base: readonly string[], added: readonly string[]): { pairs: readonly string[]; dropped: string[] } {
+  const seen = new Set<string>();
+  for (let i = 0; i < base.length; i += 2) seen.add(base[i]!);
+  if (seen.size + added.length / 2 <= TAG_LIMITS.maxKeys) return { pairs: added, dropped: [] };
+  const pairs: string[] = [];
+  const dropped: string[] = [];
+  for (let i = 0; i < added.length; i += 2) {
+    const k = added[i]!;
+    if (!seen.has(k)) {
+      if (seen.size >= TAG_LIMITS.maxKeys) {
+        dropped.push(k);
+        continue;
+      }
+      seen.add(k);
+    }
+    pairs.push(k, added[i + 1]!);
+  }
+  return { pairs, dropped };
 }
 
 /** Flat pairs sorted by key (stable), keeping the last value of a repeated key. */

@@ -21,11 +21,16 @@ export interface TagsProfile {
   key: string;
   /** Flat `[k1, v1, k2, v2]`, one entry per key, sorted by key; `[]` for untagged CPU. */
   tags: string[];
-  /** CPU nanoseconds, scaled by `(interval + window) / window` to cover the whole cycle. */
+  /** CPU nanoseconds, times `WindowInfo.scale` (a full window followed by an interval gap stands for its whole cycle). */
   value: number;
   /** `value` over the total of all tag sets, untagged included: the list sums to 1. */
   percent: number;
-  /** How many samples carried this tag set: the precision of `percent` is about `sqrt(p(1-p)/samples)`. */
+  /**
+   * Samples that ran this tag set's code. Idle samples whose CPU tail went to
+   * this tag set are not counted. The ± of `percent` comes from the window's
+   * samples, not these: 95% interval `percent ± 1.96·√(p(1−p)/N)` with
+   * `N = WindowInfo.busySamples` (`shareMargin(percent, window.busySamples)`).
+   */
   samples: number;
   /** The top functions by self CPU within this tag set, when the profiler's `topFunctions` option is set. */
   topFunctions?: HotFunction[];
@@ -50,7 +55,13 @@ export interface WindowInfo {
   /** The profiler's configured gap between windows and window length, in ms. */
   intervalMs: number;
   windowMs: number;
-  /** The multiplier applied to raw CPU: `(interval + window) / window`. */
+  /**
+   * The multiplier applied to raw CPU: `(interval + window) / window` for a
+   * window that ran its full length and is followed by an interval gap (the
+   * sampler off), so that it stands for the whole cycle; 1 for a window ended
+   * by `pause`, `stop` or exit (no gap follows) and whenever `interval` is 0.
+   * Merged windows are each scaled by their own; this is the last one's.
+   */
   scale: number;
   samplingIntervalMicros: number;
   /** Scaled CPU ns of all tag sets, untagged included (the denominator of `percent`). */
@@ -59,15 +70,23 @@ export interface WindowInfo {
   untaggedCpu: number;
   /** Scaled CPU ns of threads other than the JS thread (GC helpers, libuv pool); not in `totalCpu`. */
   nonJsThreadsCpu: number;
-  /** Samples in the window(s). */
+  /** Samples in the window(s), idle ones included. */
   samples: number;
+  /**
+   * Samples taken while the JS thread ran code (idle ones left out): the sum of
+   * the profiles' `samples`, and the N of every share's 95% interval,
+   * `±1.96·√(p(1−p)/N)` (see `shareMargin`).
+   */
+  busySamples: number;
   /** How many sampler windows this delivery holds (> 1 when windows were merged while a processor was busy). */
   windows: number;
   /**
    * How much was folded into the overflow tag set because of `maxTagSets`: tag
-   * sets folded at aggregation, plus, on the CPED path, tagged contexts that
-   * were refused a native holder because the window's cap was reached (the CPED
-   * engine caps holders per window: they are costly to create and collect).
+   * sets folded at aggregation (the ones with the least CPU in the window; the
+   * `maxTagSets` with the most keep their rows), plus, on the CPED path, tagged
+   * contexts that were refused a native holder because the window's holder
+   * budget was spent (see docs/statistics.md: holders are costly to create and
+   * collect, so the CPED engine caps them per window).
    */
   overflowTagSets: number;
   /** Why the (last) window ended. */

@@ -90,3 +90,42 @@ describe('aggregation into TagsProfile', () => {
       }), { numRuns: 500 });
   });
 });
+
+describe('the maxTagSets cap keeps the tag sets with the most CPU', () => {
+  test('a heavy tag set seen after a flood of small ones keeps its own row; the smallest fold into overflow', () => {
+    const entries: Array<[TagSet | undefined, number, number]> = [];
+    for (let i = 0; i < 50; i++) entries.push([createTagSet({ user: String(i) }), 10 + i, 1]);
+    entries.push([createTagSet({ route: '/heavy' }), 10_000, 100]);
+    const { profiles, window } = toProfiles(foldWindow(raw(entries), settings({ maxTagSets: 10 }), 'window'));
+    assert.equal(profiles[0]!.key, 'route=/heavy');
+    assert.equal(profiles[0]!.value, 10_000);
+    const kept = profiles.filter((p) => p.key.startsWith('user=')).map((p) => p.key).sort();
+    assert.deepEqual(kept, ['user=41', 'user=42', 'user=43', 'user=44', 'user=45', 'user=46', 'user=47', 'user=48', 'user=49']);
+    assert.equal(window.overflowTagSets, 41);
+    assert.equal(window.totalCpu, 10_000 + 50 * 10 + (49 * 50) / 2);
+  });
+
+  test('merging windows keeps the largest tag sets of the merged total, and requests follow their CPU', () => {
+    const users: Array<[TagSet | undefined, number, number]> = [];
+    for (let i = 0; i < 5; i++) users.push([createTagSet({ user: String(i) }), 10, 1]);
+    const a = foldWindow(raw(users), settings({ maxTagSets: 5 }), 'window');
+    const heavy = createTagSet({ route: '/heavy' });
+    const b = foldWindow({ ...raw([[heavy, 1000, 10]]), requests: { byKey: new Map([[heavy.key, { tags: heavy.pairs, requests: 3 }]]), overflow: 0 } } as never,
+      settings({ maxTagSets: 5 }), 'window');
+    const { profiles, window } = toProfiles(mergeWindowData(a, b));
+    assert.equal(profiles[0]!.key, 'route=/heavy');
+    assert.equal(profiles[0]!.requests, 3);
+    assert.equal(window.overflowTagSets, 1);
+    assert.equal(profiles.find((p) => p.key === OVERFLOW_KEY)!.value, 10);
+  });
+
+  test('a window ended by pause, stop or exit is not scaled; a full window followed by an interval is', () => {
+    for (const reason of ['pause', 'stop', 'exit'] as const) {
+      const { profiles, window } = toProfiles(foldWindow(raw([[createTagSet({ a: '1' }), 1000, 1]]), settings({ intervalMs: 500, windowMs: 3000 }), reason));
+      assert.equal(window.scale, 1, reason);
+      assert.equal(profiles[0]!.value, 1000, reason);
+    }
+    const { window } = toProfiles(foldWindow(raw([[createTagSet({ a: '1' }), 1000, 1]]), settings({ intervalMs: 500, windowMs: 3000 }), 'window'));
+    assert.equal(window.scale, 3500 / 3000);
+  });
+});

@@ -27,7 +27,7 @@ test('nested tags derive from their base: same base and input, same set; a repea
 
 test('invalid tags still throw the same errors after valid ones were remembered', () => {
   deriveTags(undefined, { route: '/a' });
-  assert.throws(() => deriveTags(undefined, { route: null as never }), TypeError);
+  assert.throws(() => deriveTags(undefined, { route: {} as never }), TypeError);
   assert.throws(() => deriveTags(undefined, ['route']), TypeError);
   assert.throws(() => deriveTags(undefined, { '': 'x' }), TypeError);
   // A value past the bound is cut, as createTagSet does.
@@ -41,4 +41,11 @@ test('with more distinct tag values than the memo holds (a user id per request),
     if (t.get('user') !== `u${i}`) assert.fail(`request ${i} got ${t.key}`);
   }
   assert.equal(deriveTags(undefined, { route: '/u', user: 'u7' }).key, 'route=/u|user=u7');
+});
+
+test('a tag left out for an undefined value gives the same tag set as never writing it, remembered or not', () => {
+  const plain = deriveTags(undefined, { route: '/m' });
+  assert.equal(deriveTags(undefined, { route: '/m', tenant: undefined }), plain);
+  assert.equal(deriveTags(undefined, { route: '/m', tenant: undefined }), plain);
+  assert.equal(deriveTags(undefined, ['route', '/m', 'tenant', null]), plain);
 });

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createTagSet, keyOf, mergeTags, parseKey, parseTags, TAG_LIMITS } from '../src/tags.js';
+import { boundAdded, createTagSet, keyOf, mergeTags, parseKey, parseTags, TAG_LIMITS, TagSet } from '../src/tags.js';
 import { ErrorCodes } from '../src/errors.js';
 
 describe('tag keys', () => {
@@ -55,10 +55,21 @@ describe('tag input', () => {
     assert.throws(() => parseTags({ '': 'a' }), /empty/);
   });
 
-  test('null, undefined, objects and symbols as values are TypeErrors naming the tag', () => {
-    for (const bad of [null, undefined, {}, Symbol('x'), () => 1]) {
-      assert.throws(() => parseTags({ route: bad as never }), (e: any) => e instanceof TypeError && /"route"/.test(e.message));
+  test('objects, symbols and functions as values are TypeErrors naming the tag, with code REQPROF_ERR_INVALID_TAGS', () => {
+    for (const bad of [{}, [], Symbol('x'), () => 1]) {
+      assert.throws(() => parseTags({ route: bad as never }),
+        (e: any) => e instanceof TypeError && (e as any).code === ErrorCodes.INVALID_TAGS && /"route"/.test(e.message));
     }
+  });
+
+  test('a tag whose value is undefined or null is left out (a missing header): the other tags stay', () => {
+    const header: string | undefined = undefined;
+    assert.equal(createTagSet({ route: '/a', tenant: header }).key, 'route=/a');
+    assert.equal(createTagSet({ route: '/a', tenant: null }).key, 'route=/a');
+    assert.equal(createTagSet(['route', '/a', 'tenant', undefined, 'caller', null]).key, 'route=/a');
+    assert.equal(createTagSet({ tenant: undefined }).key, '');
+    // Left out, not removing: an inherited value stays.
+    assert.equal(mergeTags(createTagSet({ tenant: 'acme' }), { tenant: undefined, route: '/b' }).key, 'route=/b|tenant=acme');
   });
 
   test('tags that are neither an array nor an object are a TypeError', () => {
@@ -138,5 +149,22 @@ describe('properties', () => {
         assert.equal(t.get(k), last[1], `key ${k} value ${v}`);
       }
     }), { numRuns: 1000 });
+  });
+});
+
+describe('the bound on merged tags (integrations)', () => {
+  test('boundAdded keeps keys already in the base and new keys up to 64, and names the ones dropped', () => {
+    const base = createTagSet(Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`b${i}`, 'v']))).pairs;
+    const added = ['b0', 'new', 'x1', '1', 'x2', '2', 'x3', '3', 'x4', '4', 'x5', '5', 'b1', 'changed'];
+    const { pairs, dropped } = boundAdded(base, added);
+    assert.deepEqual(dropped, ['x5']);
+    assert.deepEqual(pairs, ['b0', 'new', 'x1', '1', 'x2', '2', 'x3', '3', 'x4', '4', 'b1', 'changed']);
+    assert.equal(mergeTags(new TagSet(base), pairs).size, TAG_LIMITS.maxKeys);
+  });
+
+  test('parseTags with an invalid-value handler drops only the bad key', () => {
+    const bad: string[] = [];
+    assert.deepEqual(parseTags({ route: '/a', body: { x: 1 }, tenant: undefined }, (k) => bad.push(k)), ['route', '/a']);
+    assert.deepEqual(bad, ['body']);
   });
 });

@@ -44,16 +44,26 @@ export class CpedEngine extends SamplerBase {
    * tag key. A holder is a native object with a weak handle: making one costs
    * far more than a lookup, and many of them (a user id in a tag: one per
    * request) flood the old generation with garbage only a full GC frees, at a
-   * few µs each. So at most `maxTagSets` distinct tag sets get a holder per
-   * window, the same cap the aggregation applies; the rest share one holder
-   * of the folded tag set, where their CPU would have gone anyway, and keep
-   * their real tags for `lookup()` (see `FOLDED_TAG_SET`).
+   * few µs each. So holders are budgeted per window: the first `maxTagSets`
+   * distinct tag sets get one as they come; past that, a tag set gets one only
+   * when it is tagged again (a hot route after a flood of user ids), up to
+   * `maxTagSets` more. The rest share one holder of the folded tag set (their
+   * CPU goes to `reqprof_overflow=true`) and keep their real tags for
+   * `lookup()` (see `FOLDED_TAG_SET`). What this loses, by construction: the
+   * CPU of the requests tagged with a late tag set before its second `tag()`
+   * (usually one request's), and all CPU of late tag sets seen only once in
+   * the window or after both budgets are spent. The aggregation then keeps the
+   * `maxTagSets` with the most CPU.
    */
   #bySet = new Map<TagSet, TagStore>();
   #byKey = new Map<string, TagStore>();
   #holdersOf: NativeTimeProfiler | undefined;
   #foldedHolder: TagStore | undefined;
   #overflowed = 0;
+  /** Keys refused a holder this window (bounded: cleared when it reaches `maxTagSets`). */
+  #refused = new Set<string>();
+  /** Holders given past the first-come budget this window, to tag sets refused once before. */
+  #promoted = 0;
   readonly #maxTagSets: number;
 
   constructor(samplingIntervalMicros: number, maxTagSets: number) {
@@ -84,8 +94,9 @@ export class CpedEngine extends SamplerBase {
     if (known !== undefined) return known;
     const h = this.#holder(tags);
     // Tag sets from the tag cache are the same object request after request;
-    // others (past the cache's bound) are looked up by key.
-    if (this.#bySet.size < 4 * this.#maxTagSets) this.#bySet.set(tags, h);
+    // others (past the cache's bound) are looked up by key. A refusal is not
+    // remembered here: the next tag() of that set must count as a repeat.
+    if (h !== this.#foldedHolder && this.#bySet.size < 4 * this.#maxTagSets) this.#bySet.set(tags, h);
     return h;
   };
 
@@ -102,7 +113,7 @@ export class CpedEngine extends SamplerBase {
     const key = tags.key;
     let h = this.#byKey.get(key);
     if (h === undefined) {
-      if (this.#byKey.size >= this.#maxTagSets) {
+      if (this.#byKey.size >= this.#maxTagSets && !this.#promote(key)) {
         this.#overflowed++;
         return (this.#foldedHolder ??= native.createContextHolder(FOLDED_TAG_SET) as TagStore);
       }
@@ -112,9 +123,22 @@ export class CpedEngine extends SamplerBase {
     return h;
   }
 
+  /** Past the first-come budget: whether `key`, refused before in this window, gets a holder now. */
+  #promote(key: string): boolean {
+    if (this.#promoted < this.#maxTagSets && this.#refused.delete(key)) {
+      this.#promoted++;
+      return true;
+    }
+    if (this.#refused.size >= this.#maxTagSets) this.#refused.clear();
+    this.#refused.add(key);
+    return false;
+  }
+
   #forget(): void {
     this.#bySet.clear();
     this.#byKey.clear();
+    this.#refused.clear();
+    this.#promoted = 0;
   }
 
   /** A new window: tag sets get holders afresh (in-flight requests keep theirs). */

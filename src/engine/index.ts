@@ -1,5 +1,6 @@
 import { CpedEngine } from './cped.js';
 import { HooksEngine } from './hooks.js';
+import { engineUnsupportedError } from '../errors.js';
 import { asyncContextFrameActive, loadPprof } from './native.js';
 import type { EngineMode, SamplerEngine } from './types.js';
 
@@ -14,12 +15,21 @@ export type EngineChoice = EngineMode | 'auto';
  */
 export function createEngine(choice: EngineChoice, samplingIntervalMicros: number, maxTagSets: number): SamplerEngine {
   loadPprof();
+  assertEngineSupported(choice);
   const cped = asyncContextFrameActive();
-  if (choice === 'cped' && !cped) {
-    throw new RangeError(
-      `reqprof: option "engine" is "cped" but AsyncContextFrame is not active on Node ${process.version}; ` +
-      'use Node >= 24 (without --no-async-context-frame), Node 22 with --experimental-async-context-frame, or engine "auto".');
-  }
   if (choice === 'cped' || (choice === 'auto' && cped)) return new CpedEngine(samplingIntervalMicros, maxTagSets);
   return new HooksEngine(samplingIntervalMicros);
+}
+
+/**
+ * Throws REQPROF_ERR_ENGINE_UNSUPPORTED when `choice` is `cped` and
+ * AsyncContextFrame is not active here (asked of the addon, which it loads).
+ */
+export function assertEngineSupported(choice: EngineChoice): void {
+  if (choice !== 'cped') return;
+  loadPprof();
+  if (asyncContextFrameActive()) return;
+  throw engineUnsupportedError(
+    `reqprof: option "engine" is "cped" but AsyncContextFrame is not active on Node ${process.version}; ` +
+    'use Node >= 24 (without --no-async-context-frame), Node 22 with --experimental-async-context-frame, or engine "auto".');
 }

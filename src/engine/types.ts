@@ -18,6 +18,7 @@ export interface FunctionTotals {
 export interface TagSetTotals {
   tags: TagSet | undefined;
   cpuNanos: number;
+  /** Samples that ran this tag set's code (idle samples whose CPU tail it got are not counted). */
   samples: number;
   /** Per leaf function, only when asked for (`CollectWants.functions`). */
   functions?: Map<string, FunctionTotals>;
@@ -40,7 +41,7 @@ export interface RawWindow {
   totals: Map<TagSet | undefined, TagSetTotals>;
   /** CPU of threads other than the JS thread (GC helpers, libuv pool, compiler) in ns. */
   nonJsThreadsCpuNanos: number;
-  /** Samples in the window. */
+  /** Samples in the window, idle ones included. */
   samples: number;
   /** The labelled pprof profile, when `CollectWants.profile`. */
   profile?: Profile;

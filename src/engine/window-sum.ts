@@ -29,6 +29,10 @@ const TIME_SPAN = 2 ** 30;
  * before the thread went idle. That CPU goes to the tags of the sample before
  * it in time, instead of to the untagged group, where it would be lost to the
  * request that used it (up to half a sampling period per burst of work).
+ * Such an idle sample adds its CPU to that tag set but not to its `samples`:
+ * `samples` counts the draws that ran the tag set's code, the N behind the
+ * share's ± (see share-interval.ts); counted there, a lightly loaded service's
+ * error bars would look several times narrower than they are.
  */
 export class WindowSum {
   readonly totals = new Map<TagSet | undefined, TagSetTotals>();
@@ -129,7 +133,7 @@ export class WindowSum {
     let tags: TagSet | undefined;
     if (!idle) {
       tags = this.#resolve(c.context);
-      this.#add(tags, c.cpuTime ?? 0, node);
+      this.#add(tags, c.cpuTime ?? 0, node, 1);
     }
     if (c.timestamp === undefined) return;
     const t = Number(c.timestamp);
@@ -145,14 +149,14 @@ export class WindowSum {
     if (idle) this.#idleCount++;
   }
 
-  #add(tags: TagSet | undefined, cpu: number, node: RawNode | undefined): void {
+  #add(tags: TagSet | undefined, cpu: number, node: RawNode | undefined, samples: 0 | 1): void {
     let t = this.totals.get(tags);
     if (t === undefined) {
       t = { tags, cpuNanos: 0, samples: 0 };
       this.totals.set(tags, t);
     }
     t.cpuNanos += cpu;
-    t.samples++;
+    t.samples += samples;
     if (this.#functions && node !== undefined) addFunction(t, node, cpu);
   }
 
@@ -184,7 +188,7 @@ export class WindowSum {
       } else {
         const last = this.#lastBusy;
         const tags = last >= 0 ? this.#timeTags[last] : undefined;
-        this.#add(tags, entry.cpuTime ?? 0, last >= 0 ? this.#timeNodes[last] : undefined);
+        this.#add(tags, entry.cpuTime ?? 0, last >= 0 ? this.#timeNodes[last] : undefined, 0);
         this.idleTags?.set(entry, tags);
       }
       if (--budget === 0) {

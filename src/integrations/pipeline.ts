@@ -2,7 +2,7 @@ import { runWithTags } from '../context.js';
 import { getDefaultLogger, type Logger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { countFinishedRequest, enableRequestCounting } from '../request-counter.js';
-import { parseTags, type TagSet } from '../tags.js';
+import { TAG_LIMITS, boundAdded, parseTags, type TagSet } from '../tags.js';
 import { derivePairs } from '../tag-cache.js';
 import { TracerChain, newRPCInfo } from '../tracer/chain.js';
 import { splitGrpcMethod } from '../tracer/grpc-status.js';
@@ -66,8 +66,11 @@ function then<T, R>(value: T | Promise<T>, next: (v: T) => R): R | Promise<Await
  *
  * A request always starts from no tags: nothing is inherited from the
  * connection or from an earlier request on it. A tagging function that throws,
- * rejects or returns malformed tags costs its stage its tags (logged,
- * rate-limited), never the request.
+ * rejects or returns a malformed list costs its stage its tags (logged,
+ * rate-limited), never the request. A value of a wrong type (an object, a
+ * symbol) drops only its key, and keys past `TAG_LIMITS.maxKeys` in the
+ * merged set are dropped (both logged, rate-limited); `undefined` and `null`
+ * values leave their key out silently, as `tag()` does.
  */
 export class ServerPipeline {
   readonly #o: ServerOptions;
@@ -190,7 +193,8 @@ export class ServerPipeline {
     // The functions run untagged, as the request has no tags yet (whatever the connection's context holds).
     const added = fns.length === 0 ? EMPTY
       : runWithTags(undefined, () => this.#runStage('transport', record.info, fns, (fn) => fn(record.info)));
-    return then(added, (pairs) => {
+    return then(added, (all) => {
+      const pairs = this.#bounded('transport', record.info, undefined, all);
       const tags = pairs.length === 0 ? undefined : derivePairs(undefined, pairs);
       record.transportTags = tags;
       record.tags = tags;
@@ -210,8 +214,9 @@ export class ServerPipeline {
     // The functions run with the transport tags, as decoding did (Kitex runs them before the message tags apply).
     const added = fns.length === 0 ? EMPTY
       : runWithTags(record.transportTags, () => this.#runStage('message', record.info, fns, (fn) => fn(message, record.info)));
-    return then(added, (pairs) => {
+    return then(added, (all) => {
       const base = record.transportTags;
+      const pairs = this.#bounded('message', record.info, base, all);
       const tags = pairs.length === 0 ? base : derivePairs(base, pairs);
       if (!perMessage) record.tags = tags;
       return runWithTags(tags, next);
@@ -259,12 +264,30 @@ export class ServerPipeline {
     );
   }
 
+  /** `pairs` cut so that the stage's merged tags stay within the bound (see `boundAdded`); what was dropped is logged. */
+  #bounded(stage: Stage, info: TransportInfo, base: TagSet | undefined, pairs: readonly string[]): readonly string[] {
+    if (pairs.length === 0) return pairs;
+    const b = boundAdded(base?.pairs ?? EMPTY, pairs);
+    if (b.dropped.length > 0) {
+      this.#faults.warn(`${stage}-tag-bound`, { integration: info.integration, method: info.method, path: info.path, dropped: b.dropped.slice(0, 10), droppedKeys: b.dropped.length },
+        `reqprof/${info.integration}: the ${stage}-stage tags would make more than ${TAG_LIMITS.maxKeys} tags in one set; ` +
+        `${b.dropped.length} key(s) past the bound were dropped (${b.dropped.slice(0, 3).join(', ')}${b.dropped.length > 3 ? ', ...' : ''}); the request is served`);
+    }
+    return b.pairs;
+  }
+
   #flatten(stage: Stage, info: TransportInfo, results: readonly TaggingResult[]): string[] {
     let out = EMPTY as string[];
+    const option = stage === 'transport' ? 'withProfilerTransInfoTagging' : 'withProfilerMessageTagging';
+    const invalid = (key: string, err: Error): void => {
+      this.#faults.warn(`${stage}-tag-value`, { ...errorFields(err), integration: info.integration, method: info.method, path: info.path, key },
+        `reqprof/${info.integration}: a ${stage}-stage tagging function (${option}) returned an invalid value for tag "${key}"; ` +
+        'that tag is left out, the others are kept');
+    };
     try {
       for (const r of results) {
         if (r === undefined || r === null) continue;
-        const pairs = parseTags(r);
+        const pairs = parseTags(r, invalid);
         out = out.length === 0 ? pairs : out.concat(pairs);
       }
     } catch (err) {

@@ -1,13 +1,17 @@
+import { optionTypeError } from '../errors.js';
 import { getDefaultLogger, type Logger } from '../logger.js';
+import { shareMargin } from '../share-interval.js';
 import type { Processor, TagsProfile, WindowInfo } from '../types.js';
 
 /** How the untagged group is shown, as Kitex's LogProcessor does. */
 export const DEFAULT_TYPE_KEY = 'type=default';
 
-function record(p: TagsProfile) {
+function record(p: TagsProfile, busySamples: number) {
   return {
     key: p.key === '' ? DEFAULT_TYPE_KEY : p.key,
     percent: Math.round(p.percent * 10_000) / 100,
+    // Half-width of the 95% interval of `percent`, in percentage points (see share-interval.ts).
+    marginPct: Math.round(shareMargin(p.percent, busySamples) * 10_000) / 100,
     cpuMs: Math.round(p.value / 1e4) / 100,
     samples: p.samples,
     // Only where a server integration counts finished requests: CPU per request.
@@ -36,13 +40,14 @@ function topSuffix(r: ReturnType<typeof record>): string {
 
 /**
  * A processor that writes each window to `logger` as structured records: one
- * summary record, then one record per tag set (key, percent, CPU ms, samples,
+ * summary record, then one record per tag set (key, percent and its 95%
+ * margin `marginPct` in percentage points, CPU ms, samples,
  * and requests with the CPU per request where a server integration counts
  * them), largest first.
  */
 export function createLogProcessor(logger: Logger): Processor {
   if (logger === null || typeof logger !== 'object' || typeof logger.info !== 'function') {
-    throw new TypeError('reqprof: createLogProcessor(logger): logger must be a pino logger (an object with an info method)');
+    throw optionTypeError('reqprof: createLogProcessor(logger): logger must be a pino logger (an object with an info method)');
   }
   return function logProcessor(profiles: TagsProfile[], window: WindowInfo): void {
     logger.info({
@@ -53,11 +58,12 @@ export function createLogProcessor(logger: Logger): Processor {
       totalCpuMs: Math.round(window.totalCpu / 1e4) / 100,
       untaggedCpuMs: Math.round(window.untaggedCpu / 1e4) / 100,
       samples: window.samples,
+      busySamples: window.busySamples,
       windows: window.windows,
       mode: window.mode,
     }, `reqprof: collected ${profiles.length} tag sets`);
     for (const p of profiles) {
-      const r = record(p);
+      const r = record(p, window.busySamples);
       logger.info({ reqprof: 'tags', ...r }, `reqprof: ${r.key}: ${r.percent.toFixed(2)}% (${r.cpuMs} ms CPU, ${r.samples} samples${requestsSuffix(r)})${topSuffix(r)}`);
     }
   };

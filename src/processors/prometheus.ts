@@ -110,7 +110,7 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
   });
   const samples = new Counter({
     name: names.samples,
-    help: 'CPU profile samples attributed to each request tag set (the CPU figures are about as precise as 1/sqrt(samples)).',
+    help: 'CPU profile samples that ran each request tag set\'s code. A share p of a window\'s N samples is good to 95% within 1.96*sqrt(p*(1-p)/N), N the sum over all tag sets.',
     labelNames,
     registers,
   });

@@ -310,7 +310,7 @@ describe('debug endpoint options', () => {
     const profile = new Profile();
     for (let i = 0; i < 5; i++) {
       recorder([], { start: i, end: i + 1, durationMs: 1, intervalMs: 0, windowMs: 1, scale: 1, samplingIntervalMicros: 1000, totalCpu: 0, untaggedCpu: 0,
-        nonJsThreadsCpu: 0, samples: 0, windows: 1, overflowTagSets: 0, reason: 'window', mode: 'async-hooks', profiles: [profile] });
+        nonJsThreadsCpu: 0, samples: 0, busySamples: 0, windows: 1, overflowTagSets: 0, reason: 'window', mode: 'async-hooks', profiles: [profile] });
     }
     assert.deepEqual(recorder.windows().map((w) => [w.window.start, w.pprof !== undefined]), [[2, false], [3, false], [4, true]]);
     assert.deepEqual(recorder.needs, { profile: true });

@@ -17,7 +17,7 @@ export function windowOf(sets: Array<{ tags: Record<string, string> | null; cpuM
   const window: WindowInfo = {
     start: now - 1000, end: now, durationMs: 1000, intervalMs: 0, windowMs: 1000, scale: 1,
     samplingIntervalMicros: 1000, totalCpu: total, untaggedCpu: profiles.filter((p) => p.key === '').reduce((s, p) => s + p.value, 0),
-    nonJsThreadsCpu: 0, samples: profiles.reduce((s, p) => s + p.samples, 0), windows, overflowTagSets: 0, reason: 'window', mode: 'async-hooks',
+    nonJsThreadsCpu: 0, samples: profiles.reduce((s, p) => s + p.samples, 0), busySamples: profiles.reduce((s, p) => s + p.samples, 0), windows, overflowTagSets: 0, reason: 'window', mode: 'async-hooks',
   };
   return { profiles, window };
 }

@@ -164,7 +164,7 @@ describe('pprof files from a real profiler, read by go tool pprof', () => {
     const now = Date.now();
     const r = pprofProcessor({ dir: exitDir })([], {
       start: now - 1000, end: now, durationMs: 1000, intervalMs: 0, windowMs: 1000, scale: 1, samplingIntervalMicros: 1000,
-      totalCpu: 0, untaggedCpu: 0, nonJsThreadsCpu: 0, samples: 0, windows: 1, overflowTagSets: 0, reason: 'exit', mode: 'async-hooks', profiles: [profile],
+      totalCpu: 0, untaggedCpu: 0, nonJsThreadsCpu: 0, samples: 0, busySamples: 0, windows: 1, overflowTagSets: 0, reason: 'exit', mode: 'async-hooks', profiles: [profile],
     });
     assert.equal(r, undefined);
     const names = readdirSync(exitDir);

@@ -1,4 +1,5 @@
 import { OVERFLOW_KEY } from '../../aggregate.js';
+import { shareMargin } from '../../share-interval.js';
 import type { HotFunction, TagsProfile, WindowInfo } from '../../types.js';
 import type { FlameForest, FlameOptions } from './flame.js';
 
@@ -18,7 +19,7 @@ export interface Row {
   key: string;
   tags: string[];
   percent: number;
-  /** Half-width of the 95% interval of `percent`: 1.96 * sqrt(p(1-p)/n), n = the window's samples. */
+  /** Half-width of the 95% interval of `percent`: `shareMargin(p, N)` = 1.96·√(p(1−p)/N), N = the window's busy samples. */
   error: number;
   cpuMs: number;
   samples: number;
@@ -34,6 +35,8 @@ export interface LatestWindow {
   end: number;
   durationMs: number;
   samples: number;
+  /** Samples that ran code: the N of every row's ± (see share-interval.ts). */
+  busySamples: number;
   totalCpuMs: number;
   untaggedCpuMs: number;
   nonJsThreadsCpuMs: number;
@@ -140,8 +143,6 @@ export class ReportHistory {
 
 /** The latest window's table: the top `maxTagSets` rows, the rest summed. */
 export function latestWindow(profiles: TagsProfile[], window: WindowInfo, limits: ModelLimits, flame: FlameView | null): LatestWindow {
-  let n = 0;
-  for (const p of profiles) n += p.samples;
   const hotFromFlame = new Map<string, Row['hot']>();
   if (flame) {
     for (const t of flame.trees) {
@@ -155,7 +156,7 @@ export function latestWindow(profiles: TagsProfile[], window: WindowInfo, limits
     key: p.key,
     tags: p.tags,
     percent: round4(p.percent),
-    error: n > 0 ? round4(1.96 * Math.sqrt((p.percent * (1 - p.percent)) / n)) : 0,
+    error: round4(shareMargin(p.percent, window.busySamples)),
     cpuMs: ms(p.value),
     samples: p.samples,
     ...(p.requests !== undefined ? { requests: p.requests, cpuPerRequestMs: p.requests > 0 ? round4(ms(p.value) / p.requests) : 0 } : {}),
@@ -173,6 +174,7 @@ export function latestWindow(profiles: TagsProfile[], window: WindowInfo, limits
     end: window.end,
     durationMs: window.durationMs,
     samples: window.samples,
+    busySamples: window.busySamples,
     totalCpuMs: ms(window.totalCpu),
     untaggedCpuMs: ms(window.untaggedCpu),
     nonJsThreadsCpuMs: ms(window.nonJsThreadsCpu),
