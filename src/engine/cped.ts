@@ -1,5 +1,6 @@
 import { FOLDED_TAG_SET, tagStorage, type SamplerBridge, type TagStore } from '../context.js';
 import type { TagSet } from '../tags.js';
+import { LateRouteTags } from '../routes/late-route.js';
 import type { NativeTimeProfiler } from './native.js';
 import { SamplerBase, asTagSet } from './sampler.js';
 
@@ -80,6 +81,8 @@ export class CpedEngine extends SamplerBase {
   }
 
   #wrap = (tags: TagSet): TagStore => {
+    // A request whose route is settled later needs a holder of its own (one per request, uncapped: it resolves to a shared tag set).
+    if (tags instanceof LateRouteTags) return (this.native?.createContextHolder(tags) as TagStore | undefined) ?? tags;
     const known = this.#bySet.get(tags);
     if (known !== undefined) return known;
     const h = this.#holder(tags);

@@ -1,6 +1,7 @@
 import { samplerBridge, setSamplerBridge, type SamplerBridge } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
 import { TagSet } from '../tags.js';
+import { resolveLate } from '../routes/late-route.js';
 import type { Profile } from 'pprof-format';
 import {
   createNativeTimeProfiler, packageTimeProfilerStarted, serializeProfile,
@@ -206,5 +207,5 @@ export abstract class SamplerBase implements SamplerEngine {
 const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export function asTagSet(value: unknown): TagSet | undefined {
-  return value instanceof TagSet ? value : undefined;
+  return value instanceof TagSet ? resolveLate(value) : undefined;
 }

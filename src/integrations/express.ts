@@ -15,39 +15,11 @@ import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
 import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+import { expressRoute, type ExpressRoutedRequest } from './routes/express-route.js';
 
 /** The parts of Express's request that reqprof reads (Express 4 and 5 alike). */
-export interface ExpressRequestLike extends IncomingMessage {
+export interface ExpressRequestLike extends ExpressRoutedRequest {
   body?: unknown;
-  originalUrl?: string;
-  /** Where the matched route's router is mounted (`/api`), set by Express while routing. */
-  baseUrl?: string;
-  /** The matched route, set by Express when one handled the request. */
-  route?: { path?: unknown };
-}
-
-/**
- * The template of the route that handled `req` (`/api/users/:id`: the
- * router's mount path plus the route's path), read when the response is done:
- * Express matches routes after app-level middleware, so the tracers see it at
- * `finish`. Undefined when no route matched (a 404, a static file).
- */
-function expressRoute(req: ExpressRequestLike): string | undefined {
-  const path = req.route?.path;
-  if (path === undefined || path === null) return undefined;
-  const route = String(path);
-  // A router that passed an error (or the request) on has restored baseUrl: take the mount path from the URL.
-  const base = req.baseUrl || (typeof path === 'string' ? mountPath(req.originalUrl ?? req.url ?? '', route) : '');
-  return base + route;
-}
-
-/** The part of the URL path before the segments the route's path matched (`/api/fail` and `/fail` → `/api`). */
-function mountPath(url: string, route: string): string {
-  if (/[*(?]/.test(route)) return '';
-  const q = url.indexOf('?');
-  const segments = (q === -1 ? url : url.slice(0, q)).split('/').filter((x) => x !== '');
-  const n = route.split('/').filter((x) => x !== '').length;
-  return segments.length > n ? '/' + segments.slice(0, segments.length - n).join('/') : '';
 }
 
 export type ExpressNext = (err?: unknown) => void;
