@@ -7,9 +7,10 @@
 import { isMainThread } from 'node:worker_threads';
 import { autoTagRequests, type AutoTagger } from '../integrations/routes/auto-tag.js';
 import { hookFrameworkModules } from '../integrations/routes/module-hooks.js';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { pino } from 'pino';
+import type { Logger } from '../logger.js';
 import { newProfiler, type Profiler } from '../profiler.js';
-import { logProcessor } from '../processors/log.js';
+import { createLogProcessor } from '../processors/log.js';
 import type { Processor } from '../types.js';
 import { describeProblem, parseRegisterConfig, type RegisterConfig } from './config.js';
 import { deliverOnSignals } from './signals.js';
@@ -26,7 +27,7 @@ export interface Registered {
 }
 
 /** Starts reqprof from `env`; undefined when disabled, misconfigured, or not on the main thread. */
-export function startRegister(env: Readonly<Record<string, string | undefined>>, logger: Logger = getDefaultLogger()): Registered | undefined {
+export function startRegister(env: Readonly<Record<string, string | undefined>>, logger: Logger = syncStdoutLogger()): Registered | undefined {
   // Worker threads inherit --import through execArgv: the process's profiler lives on the main thread.
   if (!isMainThread) return undefined;
   const parsed = parseRegisterConfig(env);
@@ -68,12 +69,21 @@ export function startRegister(env: Readonly<Record<string, string | undefined>>,
   return { config, profiler, stop };
 }
 
+/**
+ * reqprof's pino logger writing synchronously: the window delivered when the
+ * process exits is logged from the 'exit' event, where an asynchronous write
+ * still in flight is lost.
+ */
+function syncStdoutLogger(): Logger {
+  return pino({ name: 'reqprof' }, pino.destination({ dest: 1, sync: true }));
+}
+
 async function buildProfiler(config: RegisterConfig, logger: Logger): Promise<Profiler | undefined> {
   const processors: Processor[] = [];
   for (const name of config.processors) {
     switch (name) {
       case 'log':
-        processors.push(logProcessor);
+        processors.push(createLogProcessor(logger));
         break;
       case 'prometheus': {
         let mod: typeof import('../processors/prometheus.js');
