@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { OVERFLOW_TAGS } from './aggregate.js';
+import { LateRouteTags } from './routes/late-route.js';
 import { deriveTags } from './tag-cache.js';
 import { TagSet, type TagsInput } from './tags.js';
 
@@ -83,7 +84,9 @@ export function currentTags(): TagSet | undefined {
 export function tag<R>(tags: TagsInput, fn: () => R): R;
 export function tag(tags: TagsInput): void;
 export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
-  const next = deriveTags(currentTags(), tags);
+  const current = currentTags();
+  // Inside a request whose route is settled later, the added tags follow that route too.
+  const next = current instanceof LateRouteTags ? current.derive(tags) : deriveTags(current, tags);
   if (fn === undefined) {
     enterTags(next);
     return;
