@@ -40,7 +40,7 @@ export function startRegister(env: Readonly<Record<string, string | undefined>>,
   let tagger: AutoTagger;
   try {
     // Before the app's own modules load: frameworks are hooked as they load, servers as they serve.
-    hookFrameworkModules();
+    hookFrameworkModules(config.headerTags);
     tagger = autoTagRequests({ headerTags: config.headerTags, logger });
   } catch (err) {
     logger.error({ err }, 'reqprof/register: could not install request tagging; the app runs without reqprof');

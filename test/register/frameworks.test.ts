@@ -30,11 +30,11 @@ const ENGINES: Array<{ name: string; flags: string[] }> = cpedAvailable()
   ? [{ name: 'cped', flags: [] }, { name: 'async-hooks', flags: ['--no-async-context-frame'] }]
   : [{ name: 'async-hooks', flags: [] }];
 
-export function routeShares(run: FixtureRun): { ok: boolean; report: string; perRequestMs: number } {
+export function routeShares(run: FixtureRun, key = 'route'): { ok: boolean; report: string; perRequestMs: number } {
   const truth = run.truth!;
   const measured = new Map<string, { cpuMs: number; samples: number }>();
   for (const s of byKey(run).values()) {
-    const route = s.tags.route;
+    const route = s.tags[key];
     if (route === undefined || truth.cpuMs[route] === undefined) continue;
     const m = measured.get(route) ?? { cpuMs: 0, samples: 0 };
     m.cpuMs += s.cpuMs;
@@ -97,5 +97,21 @@ describe('reqprof/register on each framework (the app imports nothing from reqpr
         assert.ok(shares.ok, shares.report);
       });
     }
+  }
+
+  for (const engine of ENGINES) {
+    it(`@grpc/grpc-js, ${engine.name} engine: each call tagged with its full method path and the tenant from metadata, CPU per method as burned`, async () => {
+      const run = await runFixture({
+        args: [...engine.flags, '--import', 'reqprof/register', FIXTURES + 'grpc-app.mjs'],
+        env: { REQPROF_SAMPLING_INTERVAL_US: '1000', REQPROF_TAG_HEADERS: 'x-tenant:tenant', FIXTURE_ROUNDS: '60' },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.mode, engine.name);
+      const keys = [...byKey(run).keys()].filter((k) => k !== 'type=default').sort();
+      assert.deepEqual(keys, ['method=/shop.Shop/GetUser|tenant=acme', 'method=/shop.Shop/PlaceOrder|tenant=globex']);
+      const shares = routeShares(run, 'method');
+      console.log(`gRPC (${engine.name}, Node ${process.version}): ${shares.report}`);
+      assert.ok(shares.ok, shares.report);
+    });
   }
 });

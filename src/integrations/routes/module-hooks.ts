@@ -1,24 +1,34 @@
 /**
- * Load hooks for the frameworks whose route can only be read from objects the
- * app never hands to the server (Koa's context): `require-in-the-middle` for
+ * Load hooks for what the HTTP server alone does not show: Koa's context (where
+ * @koa/router leaves the route) and @grpc/grpc-js servers (not node:http
+ * servers; their method path tags each call). `require-in-the-middle` for
  * CommonJS `require`, `import-in-the-middle` for ES `import` (an ESM loader
  * hook, registered with `module.register`, limited to those packages). Both
  * are the hooks OpenTelemetry and dd-trace load their instrumentations with;
  * reqprof only patches a class prototype through them, never an export.
  *
  * Installed only when the app can resolve such a framework from its working
- * directory, so an app without it pays nothing at start.
+ * directory, so an app without them pays nothing at start.
  */
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import type { HeaderTag } from './auto-tag.js';
+import { instrumentGrpc } from './grpc-method.js';
 import { instrumentKoa } from './koa-route.js';
 
 const require = createRequire(import.meta.url);
 
 /** Packages hooked, with what to do with their exports once loaded. */
-const HOOKED: ReadonlyArray<{ name: string; instrument: (exports: unknown) => void }> = [
-  { name: 'koa', instrument: instrumentKoa },
-];
+function hooked(headerTags: readonly HeaderTag[]): Array<{ name: string; instrument: (exports: unknown) => void }> {
+  return [
+    { name: 'koa', instrument: (koa) => instrumentKoa(isClass(koa) ? koa : (koa as { default?: unknown }).default) },
+    { name: '@grpc/grpc-js', instrument: (grpc) => instrumentGrpc((grpc as { Server?: unknown }).Server ? grpc : (grpc as { default?: unknown }).default, headerTags) },
+  ];
+}
+
+function isClass(x: unknown): boolean {
+  return typeof x === 'function';
+}
 
 /** Whether `name` resolves from the app's working directory. */
 function resolvable(name: string): boolean {
@@ -31,8 +41,8 @@ function resolvable(name: string): boolean {
 }
 
 /** Installs the load hooks for every hooked framework the app has; returns their names. */
-export function hookFrameworkModules(): string[] {
-  const present = HOOKED.filter((h) => resolvable(h.name));
+export function hookFrameworkModules(headerTags: readonly HeaderTag[] = []): string[] {
+  const present = hooked(headerTags).filter((h) => resolvable(h.name));
   if (present.length === 0) return [];
   const names = present.map((h) => h.name);
   const { Hook: RequireHook } = require('require-in-the-middle') as typeof import('require-in-the-middle');
@@ -43,8 +53,8 @@ export function hookFrameworkModules(): string[] {
   register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: names } });
   const { Hook: ImportHook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
   new ImportHook(names, (exported, name) => {
-    const ns = exported as { default?: unknown };
-    present.find((h) => h.name === name)?.instrument(ns.default ?? ns);
+    // A CommonJS package imported from ESM: its exports are the namespace's default, or named exports.
+    present.find((h) => h.name === name)?.instrument(exported);
   });
   return names;
 }
