@@ -4,13 +4,12 @@
  * and the request auto-tagging of `reqprof`'s integrations. Never throws: a
  * bad variable or a failure is one log line, and the app runs on unprofiled.
  */
+import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { autoTagRequests, type AutoTagger } from '../integrations/routes/auto-tag.js';
 import { hookFrameworkModules } from '../integrations/routes/module-hooks.js';
-import { pino } from 'pino';
 import type { Logger } from '../logger.js';
-import { newProfiler, type Profiler } from '../profiler.js';
-import { createLogProcessor } from '../processors/log.js';
+import type { Profiler } from '../profiler.js';
 import type { Processor } from '../types.js';
 import { describeProblem, parseRegisterConfig, type RegisterConfig } from './config.js';
 import { deliverOnSignals } from './signals.js';
@@ -75,16 +74,31 @@ export function startRegister(env: Readonly<Record<string, string | undefined>>,
  * still in flight is lost.
  */
 function syncStdoutLogger(): Logger {
-  return pino({ name: 'reqprof' }, pino.destination({ dest: 1, sync: true }));
+  let logger: Logger | undefined;
+  // Made on first use: loading pino is not a cost of the app's start.
+  const get = (): Logger => {
+    if (logger === undefined) {
+      const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+      logger = pino({ name: 'reqprof' }, pino.destination({ dest: 1, sync: true }));
+    }
+    return logger;
+  };
+  return {
+    info: (o, m) => get().info(o, m),
+    warn: (o, m) => get().warn(o, m),
+    error: (o, m) => get().error(o, m),
+  };
 }
 
 async function buildProfiler(config: RegisterConfig, logger: Logger): Promise<Profiler | undefined> {
   const processors: Processor[] = [];
   for (const name of config.processors) {
     switch (name) {
-      case 'log':
+      case 'log': {
+        const { createLogProcessor } = await import('../processors/log.js');
         processors.push(createLogProcessor(logger));
         break;
+      }
       case 'prometheus': {
         let mod: typeof import('../processors/prometheus.js');
         try {
@@ -109,6 +123,7 @@ async function buildProfiler(config: RegisterConfig, logger: Logger): Promise<Pr
       }
     }
   }
+  const { newProfiler } = await import('../profiler.js');
   return newProfiler(processors, config.intervalMs, config.windowMs, {
     samplingIntervalMicros: config.samplingIntervalMicros,
     logger,

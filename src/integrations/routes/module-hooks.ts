@@ -40,6 +40,21 @@ function resolvable(name: string): boolean {
   }
 }
 
+/**
+ * The ESM side: in-thread (`module.registerHooks`) where this Node runs
+ * import-in-the-middle's synchronous loader, else its loader thread
+ * (`module.register`), which costs more at start (a worker thread).
+ */
+function registerImportHook(include: string[]): void {
+  const { supportsSyncHooks } = require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean };
+  if (supportsSyncHooks()) {
+    const sync = require('import-in-the-middle/register-hooks.mjs') as { register(o: { include: string[] }): void };
+    sync.register({ include });
+  } else {
+    register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
+  }
+}
+
 /** Installs the load hooks for every hooked framework the app has; returns their names. */
 export function hookFrameworkModules(headerTags: readonly HeaderTag[] = []): string[] {
   const present = hooked(headerTags).filter((h) => resolvable(h.name));
@@ -50,7 +65,7 @@ export function hookFrameworkModules(headerTags: readonly HeaderTag[] = []): str
     present.find((h) => h.name === name)?.instrument(exports);
     return exports;
   });
-  register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: names } });
+  registerImportHook(names);
   const { Hook: ImportHook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
   new ImportHook(names, (exported, name) => {
     // A CommonJS package imported from ESM: its exports are the namespace's default, or named exports.
