@@ -22,6 +22,16 @@ const OPS = {
     runWithTags(t, noop);
     t.settle(ROUTES[i % 3]);
   },
+  // A request with a body: the request listener and three body events ('data', 'end', 'close') each enter the tags.
+  'shared route ×4': (i) => {
+    const t = deriveTags(base(i), ['route', ROUTES[i % 3]]);
+    for (let k = 0; k < 4; k++) runWithTags(t, noop);
+  },
+  'late route ×4': (i) => {
+    const t = new LateRouteTags(base(i));
+    for (let k = 0; k < 4; k++) runWithTags(t, noop);
+    t.settle(ROUTES[i % 3]);
+  },
 };
 
 /** Mean CPU ns per call over `n` calls, after a warm-up. */

@@ -81,7 +81,9 @@ export class CpedEngine extends SamplerBase {
   }
 
   #wrap = (tags: TagSet): TagStore => {
-    // A request whose route is settled later needs a holder of its own (one per request, uncapped: it resolves to a shared tag set).
+    // A request whose route is settled later needs a holder of its own (uncapped: it resolves to a shared tag set).
+    // Not cached on the request: the holder keeps its value alive from a native handle, so a request holding
+    // its holder would never be collected; each entry (the listener, each body event) makes one.
     if (tags instanceof LateRouteTags) return (this.native?.createContextHolder(tags) as TagStore | undefined) ?? tags;
     const known = this.#bySet.get(tags);
     if (known !== undefined) return known;

@@ -180,9 +180,10 @@ function wrapServerEmit(server: WrappableServer): void {
 }
 
 /** The request stream's events ('data', 'end'...) are delivered with its tags: body parsing is the request's CPU. */
-function deliverEventsWith(req: IncomingMessage, tags: TagSet): void {
+function deliverEventsWith(req: IncomingMessage, tags: LateRouteTags): void {
   const emit = req.emit;
   req.emit = function emitWithRequestTags(this: IncomingMessage, ...args: Parameters<IncomingMessage['emit']>): boolean {
-    return runWithTags(tags, () => emit.apply(this, args));
+    // Once the route is known (Fastify, before the body), the shared final tag set: no per-request context.
+    return runWithTags(tags.route === undefined ? tags : tags.resolved, () => emit.apply(this, args));
   } as IncomingMessage['emit'];
 }
