@@ -97,3 +97,29 @@ describe('what reqprof/register never changes', () => {
     assert.equal(run.windows, 1);
   });
 });
+
+describe('processors chosen by REQPROF_PROCESSORS', () => {
+  it('prometheus: metrics labelled method, route and the header tags, on prom-client\'s default registry (which the app serves); pprof and html write where told', async () => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'reqprof-register-'));
+    try {
+      const run = await runFixture({
+        args: ['--import', 'reqprof/register', FIXTURES + 'metrics-app.mjs'],
+        env: {
+          ...TAGGED, REQPROF_PROCESSORS: 'prometheus,pprof,html', REQPROF_WINDOW_MS: '500', REQPROF_SAMPLING_INTERVAL_US: '1000',
+          REQPROF_PPROF_DIR: join(dir, 'pprof'), REQPROF_REPORT_FILE: join(dir, 'report.html'),
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const metrics = run.stdout.split('\n').filter((l) => l.startsWith('METRIC '));
+      assert.ok(metrics.some((l) => l.startsWith('METRIC reqprof_cpu_seconds_total{method="GET",route="/api/users/:id",tenant="acme"}')), metrics.join('\n'));
+      assert.ok(!metrics.some((l) => /route="\/api\/users\/\d/.test(l)), 'no raw path');
+      assert.ok(readdirSync(join(dir, 'pprof')).some((f) => f.endsWith('.pb.gz')));
+      assert.ok(readdirSync(dir).includes('report.html'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
