@@ -1,4 +1,5 @@
 import { argumentTypeError } from './errors.js';
+import { LateRouteTags } from './routes/late-route.js';
 import { deriveTags } from './tag-cache.js';
 import { isTagSet, sharedTagContext as shared } from './tag-context-registry.js';
 import type { TagSet, TagsInput } from './tags.js';
@@ -96,7 +97,9 @@ export function currentTags(): TagSet | undefined {
 export function tag<R>(tags: TagsInput, fn: () => R): R;
 export function tag(tags: TagsInput): void;
 export function tag<R>(tags: TagsInput, fn?: () => R): R | void {
-  const next = deriveTags(currentTags(), tags);
+  const current = currentTags();
+  // Inside a request whose route is settled later, the added tags follow that route too.
+  const next = current instanceof LateRouteTags ? current.derive(tags) : deriveTags(current, tags);
   if (fn === undefined) {
     enterTags(next);
     return;

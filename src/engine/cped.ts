@@ -1,5 +1,6 @@
 import { FOLDED_TAG_SET, tagStorage, type SamplerBridge, type TagStore } from '../context.js';
 import type { TagSet } from '../tags.js';
+import { LateRouteTags } from '../routes/late-route.js';
 import type { NativeTimeProfiler } from './native.js';
 import { SamplerBase, asTagSet } from './sampler.js';
 
@@ -90,6 +91,10 @@ export class CpedEngine extends SamplerBase {
   }
 
   #wrap = (tags: TagSet): TagStore => {
+    // A request whose route is settled later needs a holder of its own (uncapped: it resolves to a shared tag set).
+    // Not cached on the request: the holder keeps its value alive from a native handle, so a request holding
+    // its holder would never be collected; each entry (the listener, each body event) makes one.
+    if (tags instanceof LateRouteTags) return (this.native?.createContextHolder(tags) as TagStore | undefined) ?? tags;
     const known = this.#bySet.get(tags);
     if (known !== undefined) return known;
     const h = this.#holder(tags);

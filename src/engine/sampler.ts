@@ -1,6 +1,7 @@
 import { isTagSet, samplerBridge, samplerOwnership, setSamplerBridge, type SamplerBridge } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
 import type { TagSet } from '../tags.js';
+import { resolveLate } from '../routes/late-route.js';
 import type { Profile } from 'pprof-format';
 import {
   createNativeTimeProfiler, packageTimeProfilerStarted, serializeProfile,
@@ -207,5 +208,5 @@ const EMPTY_LABELS: Record<string, string> = Object.freeze({}) as Record<string,
 
 export function asTagSet(value: unknown): TagSet | undefined {
   // Another copy of reqprof may have tagged the request (they share one tag context).
-  return isTagSet(value) ? value : undefined;
+  return isTagSet(value) ? resolveLate(value) : undefined;
 }

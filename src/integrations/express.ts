@@ -15,39 +15,12 @@ import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
 import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+import { expressRoute, type ExpressRoutedRequest } from './routes/express-route.js';
+import { RequestRoute } from './routes/route-tag.js';
 
 /** The parts of Express's request that reqprof reads (Express 4 and 5 alike). */
-export interface ExpressRequestLike extends IncomingMessage {
+export interface ExpressRequestLike extends ExpressRoutedRequest {
   body?: unknown;
-  originalUrl?: string;
-  /** Where the matched route's router is mounted (`/api`), set by Express while routing. */
-  baseUrl?: string;
-  /** The matched route, set by Express when one handled the request. */
-  route?: { path?: unknown };
-}
-
-/**
- * The template of the route that handled `req` (`/api/users/:id`: the
- * router's mount path plus the route's path), read when the response is done:
- * Express matches routes after app-level middleware, so the tracers see it at
- * `finish`. Undefined when no route matched (a 404, a static file).
- */
-function expressRoute(req: ExpressRequestLike): string | undefined {
-  const path = req.route?.path;
-  if (path === undefined || path === null) return undefined;
-  const route = String(path);
-  // A router that passed an error (or the request) on has restored baseUrl: take the mount path from the URL.
-  const base = req.baseUrl || (typeof path === 'string' ? mountPath(req.originalUrl ?? req.url ?? '', route) : '');
-  return base + route;
-}
-
-/** The part of the URL path before the segments the route's path matched (`/api/fail` and `/fail` → `/api`). */
-function mountPath(url: string, route: string): string {
-  if (/[*(?]/.test(route)) return '';
-  const q = url.indexOf('?');
-  const segments = (q === -1 ? url : url.slice(0, q)).split('/').filter((x) => x !== '');
-  const n = route.split('/').filter((x) => x !== '').length;
-  return segments.length > n ? '/' + segments.slice(0, segments.length - n).join('/') : '';
 }
 
 export type ExpressNext = (err?: unknown) => void;
@@ -62,6 +35,18 @@ export interface ReqprofExpressMiddleware {
 }
 
 const PARSERS = 'bodyParsers';
+const ROUTE_TAG = 'routeTag';
+
+/**
+ * Adds the `route` tag: the template of the route that handled the request
+ * (`/api/users/:id`, mount paths included; `(unmatched)` when none did).
+ * Express matches it after this middleware, so the tag is late-bound: the
+ * CPU of body parsing and middleware before the route is billed to it too.
+ * `lookup('route')` does not see it (it is settled when the response is done).
+ */
+export function withRouteTag(): ServerOption {
+  return integrationOption('express', 'withRouteTag', ROUTE_TAG, true);
+}
 
 /**
  * Body parsers (`express.json()`, `express.urlencoded()`...) that the reqprof
@@ -83,6 +68,14 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
   const parsers = (o.settings.get(PARSERS) as ExpressMiddleware[] | undefined) ?? [];
   const pipeline = new ServerPipeline(o);
   const records = new WeakMap<IncomingMessage, RequestRecord>();
+  const routeTag = o.settings.get(ROUTE_TAG) === true;
+  const routes = new WeakMap<RequestRecord, RequestRoute>();
+  /** `next` with the stage's tags made late-bound, when the route is a tag. */
+  const withRoute = (record: RequestRecord, next: () => void) => (): void => {
+    const r = routes.get(record);
+    if (r === undefined) next();
+    else r.enter(record, next);
+  };
 
   const failed = (next: ExpressNext) => (err: unknown) => next(err);
 
@@ -92,7 +85,7 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
       next();
       return;
     }
-    settle(pipeline.messageStage(record, req.body, () => next()), failed(next));
+    settle(pipeline.messageStage(record, req.body, withRoute(record, () => next())), failed(next));
   }
 
   function runParsers(req: ExpressRequestLike, res: ServerResponse, i: number, next: ExpressNext): void {
@@ -119,8 +112,14 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
     const record = pipeline.begin(httpTransportInfo('express', req, req, { url: req.originalUrl }), httpFacts(req));
     records.set(req, record);
     deliverBodyEventsWithTags(req, pipeline, record);
-    finishWithResponse(res, pipeline, record, () => expressRoute(req));
-    settle(pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(req, res, 0, next))), failed(next));
+    const route = routeTag && pipeline.tagging ? new RequestRoute() : undefined;
+    if (route !== undefined) routes.set(record, route);
+    finishWithResponse(res, pipeline, record, () => {
+      const template = expressRoute(req);
+      route?.settle(record, template);
+      return template;
+    });
+    settle(pipeline.transportStage(record, withRoute(record, () => (parsers.length === 0 ? next() : runParsers(req, res, 0, next)))), failed(next));
   };
   return Object.assign(middleware, { message });
 }

@@ -13,8 +13,19 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
-import { resolveServerOptions, type ServerOption } from './options.js';
+import { resolveServerOptions, withProfilerTransInfoTagging, type ServerOption } from './options.js';
+import { ROUTE_TAG, UNMATCHED_ROUTE } from '../routes/late-route.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+
+/**
+ * Adds the `route` tag: the template of the matched route (`/users/:id`;
+ * `(unmatched)` for Fastify's 404 handler), known before the body is read,
+ * through a transport-stage tagging function like yours (on a duplicate
+ * `route` key, the option given first wins).
+ */
+export function withRouteTag(): ServerOption {
+  return withProfilerTransInfoTagging((info) => [ROUTE_TAG, info.route ?? UNMATCHED_ROUTE]);
+}
 
 /** Creates the plugin; `await app.register(reqprofPlugin(...options))` before your routes. */
 export function reqprofPlugin(...options: ServerOption[]): FastifyPluginCallback {

@@ -47,7 +47,7 @@ export function finishWithResponse(
     countBodyBytes(res, record);
   }
   const route = () => {
-    if (routeAtFinish === undefined || record.rpc === undefined) return;
+    if (routeAtFinish === undefined) return;
     try {
       pipeline.setRoute(record, routeAtFinish());
     } catch {

@@ -16,6 +16,7 @@ import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
 import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
 import { ServerPipeline, type RequestRecord } from './pipeline.js';
+import { RequestRoute } from './routes/route-tag.js';
 
 /** The parts of Koa's context that reqprof reads. */
 export interface KoaContextLike {
@@ -40,6 +41,17 @@ export interface ReqprofKoaMiddleware {
 }
 
 const PARSERS = 'bodyParsers';
+const ROUTE_TAG = 'routeTag';
+
+/**
+ * Adds the `route` tag: the template @koa/router matched (`ctx._matchedRoute`;
+ * `(unmatched)` when none did). The router matches after this middleware, so
+ * the tag is late-bound: the CPU of body parsing and middleware before the
+ * route is billed to it too. `lookup('route')` does not see it.
+ */
+export function withRouteTag(): ServerOption {
+  return integrationOption('koa', 'withRouteTag', ROUTE_TAG, true);
+}
 
 /**
  * Body parsers (`bodyParser()` from @koa/bodyparser...) that the reqprof
@@ -74,11 +86,18 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofKoaMiddlew
   const parsers = (o.settings.get(PARSERS) as KoaMiddleware[] | undefined) ?? [];
   const pipeline = new ServerPipeline(o);
   const records = new WeakMap<object, RequestRecord>();
+  const routeTag = o.settings.get(ROUTE_TAG) === true;
+  const routes = new WeakMap<RequestRecord, RequestRoute>();
+  /** `next` with the stage's tags made late-bound, when the route is a tag. */
+  const withRoute = <R>(record: RequestRecord, next: () => R) => (): R => {
+    const r = routes.get(record);
+    return r === undefined ? next() : r.enter(record, next);
+  };
 
   async function message(ctx: KoaContextLike, next: KoaNext): Promise<unknown> {
     const record = records.get(ctx);
     if (record === undefined) return next();
-    return pipeline.messageStage(record, ctx.request.body, next);
+    return pipeline.messageStage(record, ctx.request.body, withRoute(record, next));
   }
 
   async function runParsers(ctx: KoaContextLike, i: number, next: KoaNext): Promise<unknown> {
@@ -97,9 +116,15 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofKoaMiddlew
     records.set(ctx, record);
     deliverBodyEventsWithTags(ctx.req, pipeline, record);
     // The router sets the template while the chain runs; the response ends after it returns.
-    finishWithResponse(ctx.res, pipeline, record, () => (typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined));
+    const route = routeTag && pipeline.tagging ? new RequestRoute() : undefined;
+    if (route !== undefined) routes.set(record, route);
+    finishWithResponse(ctx.res, pipeline, record, () => {
+      const template = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined;
+      route?.settle(record, template);
+      return template;
+    });
     try {
-      await pipeline.transportStage(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next)));
+      await pipeline.transportStage(record, withRoute(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next))));
     } catch (err) {
       // Koa answers it (500, or the error's status); the tracers see why.
       pipeline.failed(record, err);
