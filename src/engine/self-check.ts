@@ -14,7 +14,7 @@ import type { EngineMode, RawWindow, SamplerEngine } from './types.js';
  * CPU is reqprof's own), so they never reach a processor as a tag set.
  */
 
-/** The private tag set of the burn (its key cannot come from `tag()`'s validation of user keys by accident: it is never shown). */
+/** The private tag set of the burn: matched by identity (a user's equal tag set is another object), never delivered. */
 const SELF_CHECK_TAGS = new TagSet(['reqprof_self_check', 'startup']);
 
 /** Samples the burn waits for: one would do; two survive a sample that straddles the burn's start. */
@@ -112,15 +112,18 @@ function judge(mode: EngineMode, burn: Burn, window: RawWindow, probeSamples: nu
 }
 
 /**
- * Measured with bench/overhead/node22.mjs (docs/ci-and-runtimes.md): CPU per
- * request of the HTTP JSON benchmark service on Node 22, hooks path vs CPED.
+ * Measured with `node bench/overhead/node22.mjs` (2026-12-01, Node 22.23.5, 2 shared
+ * cores, 100 Hz): reqprof on the hooks path used a median 34.9 µs more CPU per
+ * request than on the CPED path (rounds: 22.6, 34.9, 59.8 µs; CPU/req with the
+ * flag ÷ without 0.77) on bench:overhead's ~120 µs HTTP JSON request.
  */
-const NODE22_HOOKS_EXTRA_US = 'TODO';
+const NODE22_FLAG_SAVING = 'in reqprof\'s HTTP JSON benchmark (~120 µs of CPU per request) that cost about 35 µs more CPU per request ' +
+  'than the CPED path (median of 3 rounds, 23-60 µs; bench/overhead/node22.mjs)';
 
 function hintNode22Flag(engine: SamplerEngine, logger: Logger): void {
   if (logged22Hint || engine.mode !== 'async-hooks' || !process.version.startsWith('v22.') || asyncContextFrameActive()) return;
   logged22Hint = true;
   logger.info({ reqprof: 'runtime', node: process.version, mode: engine.mode },
-    `reqprof: Node 22 without --experimental-async-context-frame: tags reach the sampler through async_hooks; ${NODE22_HOOKS_EXTRA_US}. ` +
+    `reqprof: Node 22 without --experimental-async-context-frame: tags reach the sampler through async_hooks; ${NODE22_FLAG_SAVING}. ` +
     'Start Node with --experimental-async-context-frame (e.g. NODE_OPTIONS) for the cheaper CPED path.');
 }
