@@ -19,12 +19,19 @@ const SELF_CHECK_TAGS = new TagSet(['reqprof_self_check', 'startup']);
 
 /** Samples the burn waits for: one would do; two survive a sample that straddles the burn's start. */
 const SAMPLES_WANTED = 2;
-/** The burn stops after this many sampling intervals of CPU even if the sampler took no sample. */
+/** The burn stops after this many sampling intervals of CPU (and at least MIN_CAP_MS) even if the sampler took no sample... */
 const MAX_INTERVALS = 5;
-/** And after this much wall time, whatever the interval (a 1 s sampling interval must not block for 5 s). */
+const MIN_CAP_MS = 20;
+/** ...and after this much wall time, whatever the interval (a 1 s sampling interval must not block for 5 s). */
 const MAX_BURN_MS = 250;
+/**
+ * A burn during which the sampler's counter did not move proves something only
+ * if the window's own sample rate says this many samples were due in it: on a
+ * starved machine the sampler thread itself waits, and takes few samples.
+ */
+const EXPECTED_SAMPLES_FOR_VERDICT = 5;
 
-/** Paths checked in this thread (the failure modes are per process and path, not per profiler). */
+/** Paths with a verdict in this thread (the failure modes are per process and path, not per profiler). */
 const checked = new Set<EngineMode>();
 let logged22Hint = false;
 let simulateLost = false;
@@ -51,7 +58,6 @@ export function resetSelfCheckForTests(): void {
 export function startupSelfCheck(engine: SamplerEngine, logger: Logger): void {
   hintNode22Flag(engine, logger);
   if (!(engine instanceof SamplerBase) || !engine.started || checked.has(engine.mode)) return;
-  checked.add(engine.mode);
   const burn = burnUntilSampled(engine);
   engine.probeNextWindow({
     tags: SELF_CHECK_TAGS,
@@ -63,10 +69,11 @@ interface Burn {
   /** Samples the sampler counted during the burn; undefined when its counter is unreadable. */
   samples: number | undefined;
   cpuMs: number;
+  wallMs: number;
 }
 
 function burnUntilSampled(engine: SamplerBase): Burn {
-  const capCpuMs = (MAX_INTERVALS * engine.samplingIntervalMicros) / 1000;
+  const capCpuMs = Math.max((MAX_INTERVALS * engine.samplingIntervalMicros) / 1000, MIN_CAP_MS);
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const count0 = engine.sampleCount();
@@ -87,28 +94,39 @@ function burnUntilSampled(engine: SamplerBase): Burn {
   if (simulateLost) spin();
   else engine.runAsSampledContext(SELF_CHECK_TAGS, spin);
   const count1 = engine.sampleCount();
-  return { samples: count0 !== undefined && count1 !== undefined ? count1 - count0 : undefined, cpuMs: cpuMs() };
+  return { samples: count0 !== undefined && count1 !== undefined ? count1 - count0 : undefined, cpuMs: cpuMs(), wallMs: performance.now() - wall0 };
 }
 
 function judge(mode: EngineMode, burn: Burn, window: RawWindow, probeSamples: number, logger: Logger): void {
-  if (probeSamples > 0) return;
+  if (probeSamples > 0) {
+    checked.add(mode);
+    return;
+  }
+  const dueInBurn = (window.samples / Math.max(window.end - window.start, 1)) * burn.wallMs;
+  // No sample was taken during the burn and none was due: no verdict; the next start of this path tries again.
+  if (burn.samples === 0 && dueInBurn < EXPECTED_SAMPLES_FOR_VERDICT) return;
+  checked.add(mode);
   let cause: string;
   if (mode === 'cped' && !asyncContextFrameActive()) {
     cause = `the CPED path runs but AsyncContextFrame is not active on Node ${process.version} ` +
       '(Node 22 needs --experimental-async-context-frame; Node 24+ must not run with --no-async-context-frame), so every context is lost. ' +
       'Use engine "auto", or start Node with the flag.';
   } else if (burn.samples === 0 || burn.samples === undefined) {
-    cause = `the native sample counter ${burn.samples === undefined ? 'could not be read' : 'did not move'} during a ${burn.cpuMs.toFixed(1)} ms burn: ` +
+    cause = `the native sample counter ${burn.samples === undefined ? 'could not be read' : `did not move during a ${burn.wallMs.toFixed(0)} ms burn while the window's rate says ${dueInBurn.toFixed(0)} samples were due`}: ` +
       `@datadog/pprof ${pprofVersion()} may have changed internals reqprof reads (tested: ${TESTED_PPROF_RANGE}), or the sampler is not sampling.`;
   } else {
     cause = `the sampler took ${burn.samples} samples during the burn and none carried reqprof's context: ` +
       `@datadog/pprof ${pprofVersion()} may have changed how contexts are recorded (tested: ${TESTED_PPROF_RANGE}), ` +
       'or another tool in this process replaced the sampler\'s context.';
   }
-  logger.warn({
-    reqprof: 'self-check', mode, node: process.version, pprof: pprofVersion(), testedPprof: TESTED_PPROF_RANGE,
-    burnCpuMs: Number(burn.cpuMs.toFixed(1)), burnSamples: burn.samples ?? null, windowSamples: window.samples,
-  }, `reqprof: START-UP SELF-CHECK FAILED: CPU burnt under a known tag set came back untagged, so per-tag CPU from this process cannot be trusted. Likely cause: ${cause}`);
+  try {
+    logger.warn({
+      reqprof: 'self-check', mode, node: process.version, pprof: pprofVersion(), testedPprof: TESTED_PPROF_RANGE,
+      burnCpuMs: Number(burn.cpuMs.toFixed(1)), burnWallMs: Number(burn.wallMs.toFixed(1)), burnSamples: burn.samples ?? null, windowSamples: window.samples,
+    }, `reqprof: START-UP SELF-CHECK FAILED: CPU burnt under a known tag set came back untagged, so per-tag CPU from this process cannot be trusted. Likely cause: ${cause}`);
+  } catch {
+    // A logger that throws must not cost the window it is summed with.
+  }
 }
 
 /**
