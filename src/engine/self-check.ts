@@ -33,6 +33,9 @@ const EXPECTED_SAMPLES_FOR_VERDICT = 5;
 
 /** Paths with a verdict in this thread (the failure modes are per process and path, not per profiler). */
 const checked = new Set<EngineMode>();
+/** Burns per path without a verdict; past MAX_ATTEMPTS the check gives up silently. */
+const attempts = new Map<EngineMode, number>();
+const MAX_ATTEMPTS = 3;
 let logged22Hint = false;
 let simulateLost = false;
 let sink = 0;
@@ -45,6 +48,7 @@ export function simulateLostContextsForTests(on: boolean): void {
 /** Test seam: forget which paths were checked, so the next start checks again. */
 export function resetSelfCheckForTests(): void {
   checked.clear();
+  attempts.clear();
   logged22Hint = false;
 }
 
@@ -58,6 +62,9 @@ export function resetSelfCheckForTests(): void {
 export function startupSelfCheck(engine: SamplerEngine, logger: Logger): void {
   hintNode22Flag(engine, logger);
   if (!(engine instanceof SamplerBase) || !engine.started || checked.has(engine.mode)) return;
+  const tries = attempts.get(engine.mode) ?? 0;
+  if (tries >= MAX_ATTEMPTS) return;
+  attempts.set(engine.mode, tries + 1);
   const burn = burnUntilSampled(engine);
   engine.probeNextWindow({
     tags: SELF_CHECK_TAGS,
@@ -103,7 +110,7 @@ function judge(mode: EngineMode, burn: Burn, window: RawWindow, probeSamples: nu
     return;
   }
   const dueInBurn = (window.samples / Math.max(window.end - window.start, 1)) * burn.wallMs;
-  // No sample was taken during the burn and none was due: no verdict; the next start of this path tries again.
+  // No sample was taken during the burn and none was due: no verdict; the next start of this path tries again (up to MAX_ATTEMPTS).
   if (burn.samples === 0 && dueInBurn < EXPECTED_SAMPLES_FOR_VERDICT) return;
   checked.add(mode);
   let cause: string;

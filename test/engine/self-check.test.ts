@@ -53,7 +53,7 @@ for (const engine of enginesHere()) {
       t.after(() => simulateLostContextsForTests(false));
       const logger = new MemoryLogger();
       // On a starved machine a burn may see no sample due: no verdict, the next start checks again.
-      for (let i = 0; i < 10 && logger.matching(SELF_CHECK_WARNING) === 0; i++) await firstWindow(engine, logger);
+      for (let i = 0; i < 3 && logger.matching(SELF_CHECK_WARNING) === 0; i++) await firstWindow(engine, logger);
       await firstWindow(engine, logger);
       await firstWindow(engine, logger);
       const warnings = logger.records.filter((r) => r.level === 'warn' && SELF_CHECK_WARNING.test(r.msg ?? ''));
@@ -72,7 +72,7 @@ describe('start-up self-check on a broken CPED path', () => {
     // createEngine refuses this combination; the engine itself starts and silently loses contexts.
     const engine = new CpedEngine(1000, 100);
     try {
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < 5; i++) {
         engine.start(5_000);
         startupSelfCheck(engine, logger);
         engine.stop(false).finish();
