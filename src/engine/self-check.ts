@@ -21,9 +21,9 @@ const SELF_CHECK_TAGS = new TagSet(['reqprof_self_check', 'startup']);
 const SAMPLES_WANTED = 2;
 /** The burn stops after this many sampling intervals of CPU (and at least MIN_CAP_MS) even if the sampler took no sample... */
 const MAX_INTERVALS = 5;
-const MIN_CAP_MS = 20;
+const MIN_CAP_MS = 10;
 /** ...and after this much wall time, whatever the interval (a 1 s sampling interval must not block for 5 s). */
-const MAX_BURN_MS = 250;
+const MAX_BURN_MS = 100;
 /**
  * A burn during which the sampler's counter did not move proves something only
  * if the window's own sample rate says this many samples were due in it: on a
