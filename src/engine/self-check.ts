@@ -137,18 +137,20 @@ function judge(mode: EngineMode, burn: Burn, window: RawWindow, probeSamples: nu
 }
 
 /**
- * Measured with `node bench/overhead/node22.mjs` (2026-12-01, Node 22.23.5, 2 shared
- * cores, 100 Hz): reqprof on the hooks path used a median 34.9 µs more CPU per
- * request than on the CPED path (rounds: 22.6, 34.9, 59.8 µs; CPU/req with the
- * flag ÷ without 0.77) on bench:overhead's ~120 µs HTTP JSON request.
+ * Measured with `node bench/overhead/node22-async.mjs` (2026-12-01, Node 22.23.5,
+ * 2 shared cores, 100 Hz, two runs of 5 rounds): tagged requests of 10 awaited
+ * hops cost reqprof a median 4.2 µs more CPU per request on the hooks path than
+ * on the CPED path (per round -0.5 to 8.8 µs, more in 9 of 10 rounds). On
+ * bench:overhead's HTTP service (~120 µs per request) the difference was within
+ * that benchmark's noise (docs/ci-and-runtimes.md).
  */
-const NODE22_FLAG_SAVING = 'in reqprof\'s HTTP JSON benchmark (~120 µs of CPU per request) that cost about 35 µs more CPU per request ' +
-  'than the CPED path (median of 3 rounds, 23-60 µs; bench/overhead/node22.mjs)';
+const NODE22_FLAG_SAVING = 'measured at about 0.4 µs more CPU per async callback than the CPED path ' +
+  '(4 µs per request of 10 awaits; bench/overhead/node22-async.mjs)';
 
 function hintNode22Flag(engine: SamplerEngine, logger: Logger): void {
   if (logged22Hint || engine.mode !== 'async-hooks' || !process.version.startsWith('v22.') || asyncContextFrameActive()) return;
   logged22Hint = true;
   logger.info({ reqprof: 'runtime', node: process.version, mode: engine.mode },
-    `reqprof: Node 22 without --experimental-async-context-frame: tags reach the sampler through async_hooks; ${NODE22_FLAG_SAVING}. ` +
+    `reqprof: Node 22 without --experimental-async-context-frame: tags reach the sampler through an async_hooks hook, ${NODE22_FLAG_SAVING}. ` +
     'Start Node with --experimental-async-context-frame (e.g. NODE_OPTIONS) for the cheaper CPED path.');
 }
