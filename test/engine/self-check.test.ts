@@ -2,10 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Profile } from 'pprof-format';
-import { newProfiler, type Processor, type TagsProfile, type WindowInfo } from '../../src/index.js';
+import { newProfiler, tag, type Processor, type TagsProfile, type WindowInfo } from '../../src/index.js';
 import { CpedEngine } from '../../src/engine/cped.js';
 import { TESTED_PPROF_RANGE } from '../../src/engine/native.js';
 import { resetSelfCheckForTests, simulateLostContextsForTests, startupSelfCheck } from '../../src/engine/self-check.js';
+import { burn } from '../helpers/cpu.js';
 import { cpedAvailable, enginesHere } from '../helpers/engines.js';
 import { MemoryLogger } from '../helpers/logger.js';
 
@@ -45,6 +46,21 @@ for (const engine of enginesHere()) {
       assert.ok(window.untaggedCpu > 0);
       for (const prof of window.profiles ?? []) assert.ok(!labelKeys(prof).has('reqprof_self_check'));
       assert.equal((window.profiles ?? []).length, 1);
+    });
+
+    test('a user tag set that equals the private one is still delivered: the self-check hides only its own samples', async () => {
+      resetSelfCheckForTests();
+      const got: TagsProfile[][] = [];
+      const profiler = newProfiler((profiles) => { got.push(profiles); }, 0, 60_000, { engine, samplingIntervalMicros: 1000, logger: new MemoryLogger() });
+      const running = profiler.run();
+      await tag({ reqprof_self_check: 'startup' }, async () => {
+        await new Promise((r) => setImmediate(r));
+        burn(30);
+      });
+      await profiler.stop();
+      await running;
+      const row = got.flat().find((p) => p.key === 'reqprof_self_check=startup');
+      assert.ok(row && row.samples > 0, JSON.stringify(got.flat().map((p) => [p.key, p.samples])));
     });
 
     test('when contexts are lost, the user sees exactly one loud warning naming the likely cause, however many profilers start', async (t) => {
