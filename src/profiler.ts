@@ -3,6 +3,7 @@ import { lookup, runWithTags, tag, untag } from './context.js';
 import { Delivery } from './delivery.js';
 import { createEngine, type EngineMode, type SamplerEngine } from './engine/index.js';
 import type { CollectWants, PendingWindow } from './engine/types.js';
+import { startupSelfCheck } from './engine/self-check.js';
 import { createSourceMapper, type SourceMapperLike } from './engine/source-maps.js';
 import { optionTypeError } from './errors.js';
 import { getDefaultLogger, type Logger } from './logger.js';
@@ -236,6 +237,7 @@ export class Profiler {
           }
           firstWindow = false;
           engine.start(bufferMs, this.#sourceMapper?.native);
+          startupSelfCheck(engine, this.#o.logger ?? getDefaultLogger());
         }
         const now = performance.now();
         if (windowEnd === undefined || o.intervalMs > 0 || windowEnd <= now) windowEnd = now + o.windowMs;

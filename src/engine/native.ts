@@ -64,7 +64,15 @@ interface Addon {
   constants: { kSampleCount: number };
 }
 
+/**
+ * The @datadog/pprof versions reqprof was tested with: package.json's range
+ * (a test keeps the two equal). CI also runs the engine tests against the
+ * newest release (scripts/test-pprof-next.sh) before this range is widened.
+ */
+export const TESTED_PPROF_RANGE = '~5.20.0';
+
 let pprof: PprofModule | undefined;
+let version: string | undefined;
 let addon: Addon | undefined;
 let serialize: Serialize | undefined;
 let nonJsThreadsName = 'Non JS threads activity';
@@ -95,6 +103,11 @@ export function loadPprof(): PprofModule {
       throw new Error('this @datadog/pprof version lacks TimeProfiler or serializeTimeProfile');
     }
     serialize = serializer.serializeTimeProfile;
+    try {
+      version = (require('@datadog/pprof/package.json') as { version?: string }).version;
+    } catch {
+      // A package whose exports hide package.json: the version is only for messages.
+    }
     nonJsThreadsName = serializer.NON_JS_THREADS_FUNCTION_NAME ?? nonJsThreadsName;
     acfActive = probeAsyncContextFrame();
     pprof = loaded;
@@ -122,6 +135,11 @@ function probeAsyncContextFrame(): boolean {
  */
 export function asyncContextFrameActive(): boolean {
   return acfActive === true;
+}
+
+/** The loaded @datadog/pprof's version, for messages ("unknown" when it does not say). */
+export function pprofVersion(): string {
+  return version ?? 'unknown';
 }
 
 /** Whether the package's own `time` profiler is running (another tool in this process). */

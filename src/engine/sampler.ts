@@ -1,10 +1,10 @@
-import { isTagSet, samplerBridge, samplerOwnership, setSamplerBridge, type SamplerBridge } from '../context.js';
+import { isTagSet, runWithTags, samplerBridge, samplerOwnership, setSamplerBridge, tagStorage, type SamplerBridge, type TagStore } from '../context.js';
 import { ErrorCodes, samplerError } from '../errors.js';
 import type { TagSet } from '../tags.js';
 import { resolveLate } from '../routes/late-route.js';
 import type { Profile } from 'pprof-format';
 import {
-  createNativeTimeProfiler, packageTimeProfilerStarted, serializeProfile,
+  createNativeTimeProfiler, packageTimeProfilerStarted, sampleCountIndex, serializeProfile,
   type NativeTimeProfiler, type RawTimeProfile,
 } from './native.js';
 import type { CollectWants, EngineMode, PendingWindow, RawWindow, SamplerEngine } from './types.js';
@@ -14,6 +14,17 @@ import { WindowSum } from './window-sum.js';
 const ownership = samplerOwnership;
 
 const NO_WANTS: CollectWants = { profile: false, functions: false };
+
+/**
+ * A one-shot look at the next window (the start-up self-check): samples
+ * recorded under the probe's private tag set are counted, then summed as
+ * untagged, so they never reach a processor as a tag set of their own.
+ */
+export interface WindowProbe {
+  readonly tags: TagSet;
+  /** The summed window, and how many of its samples carried `tags`. */
+  done(window: RawWindow, probeSamples: number): void;
+}
 
 /**
  * What both engine paths share: one native sampler instance for the life of a
@@ -31,6 +42,7 @@ export abstract class SamplerBase implements SamplerEngine {
   #windowStart = 0;
   #bufferMillis = 0;
   #sourceMapper: unknown;
+  #probe: WindowProbe | undefined;
   readonly #samplingIntervalMicros: number;
 
   constructor(samplingIntervalMicros: number) {
@@ -39,6 +51,32 @@ export abstract class SamplerBase implements SamplerEngine {
 
   get started(): boolean {
     return this.#started;
+  }
+
+  get samplingIntervalMicros(): number {
+    return this.#samplingIntervalMicros;
+  }
+
+  /** Lets `probe` see (and filter) the samples of the window now sampling. */
+  probeNextWindow(probe: WindowProbe): void {
+    this.#probe = probe;
+  }
+
+  /** How many samples the native sampler has taken since it (re)started; undefined when unreadable. */
+  sampleCount(): number | undefined {
+    const n = this.native?.state[sampleCountIndex()];
+    return typeof n === 'number' ? n : undefined;
+  }
+
+  /**
+   * Runs `fn` with `tags` as the context the sampler records, by the same
+   * means as `tag()`, but outside the per-window holder bookkeeping of the
+   * CPED path (a private tag set must not take a user's place under `maxTagSets`).
+   */
+  runAsSampledContext<R>(tags: TagSet, fn: () => R): R {
+    const native = this.native;
+    if (this.useCPED() && native !== undefined) return tagStorage.run(native.createContextHolder(tags) as TagStore, fn);
+    return runWithTags(tags, fn);
   }
 
   /** With CPED, the key under which the context sits in each AsyncContextFrame. */
@@ -135,7 +173,21 @@ export abstract class SamplerBase implements SamplerEngine {
     }
     this.#windowStart = end;
     const overflowedContexts = this.onWindow();
-    const sum = new WindowSum(raw, (c) => this.resolve(c), wants.functions, wants.profile);
+    const probe = this.#probe;
+    this.#probe = undefined;
+    let probeSamples = 0;
+    const hidden = probe?.tags;
+    const count = hidden === undefined ? (c: unknown) => this.resolve(c) : (c: unknown) => {
+      const tags = this.resolve(c);
+      if (tags !== hidden) return tags;
+      probeSamples++;
+      return undefined;
+    };
+    const label = hidden === undefined ? count : (c: unknown) => {
+      const tags = this.resolve(c);
+      return tags === hidden ? undefined : tags;
+    };
+    const sum = new WindowSum(raw, count, wants.functions, wants.profile);
     return {
       step: (deadline) => sum.step(deadline),
       finish: () => {
@@ -143,16 +195,18 @@ export abstract class SamplerBase implements SamplerEngine {
         const window: RawWindow = {
           start, end, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, overflowedContexts,
         };
-        if (wants.profile) window.profile = this.#serialize(raw, start, sum.idleTags!);
+        if (wants.profile) window.profile = this.#serialize(raw, start, sum.idleTags!, label);
+        probe?.done(window, probeSamples);
         return window;
       },
     };
   }
 
-  #serialize(raw: RawTimeProfile, startMs: number, idleTags: Map<object, TagSet | undefined>): Profile {
+  #serialize(raw: RawTimeProfile, startMs: number, idleTags: Map<object, TagSet | undefined>,
+    resolve: (context: unknown) => TagSet | undefined): Profile {
     const labels = new Map<TagSet, Record<string, string>>();
     const profile = serializeProfile(raw, this.#samplingIntervalMicros, this.#sourceMapper, (entry) => {
-      const tags = idleTags.has(entry) ? idleTags.get(entry) : this.resolve(entry.context);
+      const tags = idleTags.has(entry) ? idleTags.get(entry) : resolve(entry.context);
       if (tags === undefined) return EMPTY_LABELS;
       let l = labels.get(tags);
       if (l === undefined) {

@@ -9,11 +9,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDebianTool } from './system-tool.js';
+import { findSystemTool } from './system-tool.js';
 
-/** The prometheus binary, apt-get installing Debian's package if absent; `{ skip }` only when that is impossible. */
+/** The prometheus binary; `{ skip }` naming the install command when it is absent. */
 export function ensurePrometheus(): { path: string } | { skip: string } {
-  return ensureDebianTool('prometheus', 'prometheus');
+  return findSystemTool('prometheus', 'prometheus');
 }
 
 function freePort(): Promise<number> {

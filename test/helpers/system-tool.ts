@@ -1,34 +1,47 @@
 /**
- * Debian tools that tests drive for real (`go tool pprof`, Chromium): found on
- * PATH, or installed with apt-get when absent. A test skips only when the tool
- * truly cannot be installed, and says so loudly.
+ * System tools that tests drive for real (`go tool pprof`, Chromium, Prometheus,
+ * database servers). Tests only look for them: installing is the job of
+ * `scripts/install-system-deps.sh` (run by `.ci/run`), never of `npm test`.
+ * A test whose tool is missing skips loudly and names that script.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The command that installs every system package the suite uses. */
+export const INSTALL_SYSTEM_DEPS = 'bash scripts/install-system-deps.sh';
 
 function which(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+  const r = spawnSync('sh', ['-c', 'command -v "$0"', cmd], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : undefined;
 }
 
-/** The command's path, after `apt-get install <pkg>` if needed; `{ skip }` with the reason when impossible. */
-export function ensureDebianTool(cmd: string, pkg: string): { path: string } | { skip: string } {
-  const found = which(cmd);
-  if (found) return { path: found };
-  if (!which('apt-get')) return { skip: `${cmd} is not installed and this system has no apt-get to install ${pkg}` };
-  const sudo = process.getuid?.() === 0 ? [] : which('sudo') ? ['sudo', '-n'] : undefined;
-  if (sudo === undefined) return { skip: `${cmd} is not installed and the tests are neither root nor have sudo to apt-get install ${pkg}` };
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const log: string[] = [];
-  // Another installer may hold the dpkg lock (CI installs several packages): wait for it.
-  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=600', pkg]]) {
-    const full = [...sudo, ...args];
-    const r = spawnSync(full[0]!, full.slice(1), { env, encoding: 'utf8', timeout: 900_000 });
-    log.push(`$ ${full.join(' ')} -> ${r.status}\n${(r.stderr ?? '').slice(-2000)}`);
-  }
-  const installed = which(cmd);
-  if (installed) return { path: installed };
-  return { skip: `${cmd} could not be installed with apt-get install ${pkg}:\n${log.join('\n')}` };
+/**
+ * `/usr/lib/postgresql/<version>/bin` folders, newest version first: Debian's
+ * postgresql keeps initdb, pg_ctl and postgres there, off PATH.
+ */
+export function postgresBinDirs(): string[] {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin')))
+    .sort((a, b) => Number(b) - Number(a) || b.localeCompare(a))
+    .map((v) => join(root, v, 'bin'));
 }
+
+/**
+ * The path of `cmd` (Debian package `pkg`), looked up on PATH, then in `dirs`
+ * and the sbin folders; `{ skip }` with a reason naming the install command
+ * when it is absent. Never installs anything.
+ */
+export function findSystemTool(cmd: string, pkg: string, dirs: readonly string[] = []): { path: string } | { skip: string } {
+  const found = which(cmd) ?? [...dirs, '/usr/sbin', '/sbin', '/usr/local/sbin'].map((d) => join(d, cmd)).find((p) => existsSync(p));
+  if (found) return { path: found };
+  return { skip: `${cmd} is not installed (Debian package ${pkg}). Install the suite's system packages with: ${INSTALL_SYSTEM_DEPS}` };
+}
+
+/** Kept for existing callers: the same as `findSystemTool` (it no longer installs). */
+export const ensureDebianTool = findSystemTool;
 
 /** Prints a skip reason so that nobody mistakes a skip for a pass. */
 export function loudSkip(what: string, reason: string): string {
