@@ -51,6 +51,7 @@ export default async function reqprofPiscinaTask(env: unknown): Promise<unknown>
   if (!isEnvelope(env)) throw new TypeError('reqprof: piscina task without its envelope');
   const p = env.payload as TaskEnvelopePayload;
   if (typeof p.filename !== 'string') throw new Error('reqprof: the piscina pool has no filename for this task');
-  const handler = await handlerOf(p.filename, p.name);
-  return runInEnvelope(env, () => handler(p.task));
+  const filename = p.filename;
+  // Loading the handler (first task only) is the task's own work too.
+  return runInEnvelope(env, async () => (await handlerOf(filename, p.name))(p.task));
 }

@@ -8,15 +8,16 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
+import { getDefaultLogger, type Logger } from '../logger.js';
 import { watchWorker } from './hub.js';
 import { wrapWithTags } from './post.js';
 
 /** What is used of a piscina pool. */
 export interface PiscinaLike {
   run(task: unknown, options?: Record<string, unknown>): Promise<unknown>;
-  readonly options: { filename?: string | null; name?: string | null };
+  readonly options: { filename?: string | null; name?: string | null; atomics?: string; useAtomics?: boolean };
   readonly threads: readonly Worker[];
-  on(event: 'workerCreate', listener: (worker: Worker) => void): unknown;
+  on(event: 'workerCreate', listener: (...args: unknown[]) => void): unknown;
 }
 
 /** Where our handler is, next to this file (compiled `.js`, or `.ts` when run from source). */
@@ -28,7 +29,7 @@ const instrumented = new WeakSet<object>();
  * Makes `pool.run` carry the caller's tags to the worker. Returns the same pool.
  * While no profiler runs in this thread, `run` passes the task straight through.
  */
-export function instrumentPiscina<P extends PiscinaLike>(pool: P): P {
+export function instrumentPiscina<P extends PiscinaLike>(pool: P, options?: { logger?: Logger }): P {
   if (pool === null || typeof pool !== 'object' || typeof pool.run !== 'function') {
     throw new TypeError('reqprof: instrumentPiscina(pool): pool must be a piscina instance');
   }
@@ -36,7 +37,14 @@ export function instrumentPiscina<P extends PiscinaLike>(pool: P): P {
   instrumented.add(pool);
   const statics = pool.constructor as unknown as { transferableSymbol?: symbol; valueSymbol?: symbol };
   const run = pool.run.bind(pool);
-  pool.on('workerCreate', (w) => watchWorker(w));
+  pool.on('workerCreate', () => {
+    for (const w of pool.threads) watchWorker(w);
+  });
+  if (pool.options.atomics === 'sync' || pool.options.useAtomics === true) {
+    // Between tasks such a worker blocks in Atomics.wait: it cannot answer a window end until its next task.
+    (options?.logger ?? getDefaultLogger()).warn({ atomics: pool.options.atomics ?? pool.options.useAtomics },
+      "reqprof: this piscina pool's idle workers block in Atomics.wait, so they report their CPU only when their next task arrives (and lose what they hold when the pool is destroyed); create the pool with atomics: 'async' (piscina 5) or useAtomics: false (piscina 4)");
+  }
   pool.run = (task: unknown, options: Record<string, unknown> = {}) => {
     let payload = task;
     let transferList = options.transferList as unknown[] | undefined;
