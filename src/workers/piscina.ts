@@ -8,6 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
+import { optionTypeError } from '../errors.js';
 import { getDefaultLogger, type Logger } from '../logger.js';
 import { watchWorker } from './hub.js';
 import { wrapWithTags } from './post.js';
@@ -31,7 +32,7 @@ const instrumented = new WeakSet<object>();
  */
 export function instrumentPiscina<P extends PiscinaLike>(pool: P, options?: { logger?: Logger }): P {
   if (pool === null || typeof pool !== 'object' || typeof pool.run !== 'function') {
-    throw new TypeError('reqprof: instrumentPiscina(pool): pool must be a piscina instance');
+    throw optionTypeError('reqprof: instrumentPiscina(pool): pool must be a piscina instance');
   }
   if (instrumented.has(pool)) return pool;
   instrumented.add(pool);

@@ -5,6 +5,7 @@
  */
 import { Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import { currentTags } from '../context.js';
+import { optionTypeError } from '../errors.js';
 import { watchWorker, workerHub } from './hub.js';
 import { ENVELOPE, isEnvelope, type Envelope } from './protocol.js';
 import { runInEnvelope, samplingToPassOn } from './worker-side.js';
@@ -54,7 +55,7 @@ export function postWithTags(target: MessageTarget | Worker | MessagePort, messa
  * other message reaches it as is. Returns a function that removes the listener.
  */
 export function onTaggedMessage(source: MessageSource | MessagePort | Worker, listener: (message: unknown) => void): () => void {
-  if (typeof listener !== 'function') throw new TypeError(`reqprof: onTaggedMessage(source, listener): listener must be a function, got ${typeof listener}`);
+  if (typeof listener !== 'function') throw optionTypeError(`reqprof: onTaggedMessage(source, listener): listener must be a function, got ${typeof listener}`);
   const s = source as MessageSource;
   const handler = (value: unknown): void => {
     if (isEnvelope(value)) runInEnvelope(value, () => listener(value.payload));

@@ -31,7 +31,7 @@ function sum(m: Map<string, number>): number {
   return s;
 }
 
-for (const backend of ['piscina', 'worker'] as Backend[]) {
+for (const backend of ['piscina', 'piscina4', 'worker'] as Backend[]) {
   describe(`worker CPU is billed to the tenant that sent the work (${backend})`, () => {
     it('per-tenant shares of all CPU (main + workers) match the truth; >= 97% of task CPU is attributed', async () => {
       const r = await runService(backend);

@@ -194,6 +194,28 @@ describe('worker threads under faults', () => {
     assert.equal(workerCpu(windows, 'unsampled'), 0);
   });
 
+  it('by default a tag set is not split by thread: its row sums main and worker CPU', async () => {
+    const windows: Windows = [];
+    const profiler = newProfiler((profiles, window) => void windows.push({ profiles, window }), 0, 120_000, { samplingIntervalMicros: 1000 });
+    profileWorkers();
+    void profiler.run();
+    running = profiler;
+    const w = plainWorker();
+    const r = await ask(w, 'whole', { iterations: 1500 });
+    await profiler.stop();
+    await w.terminate();
+    const rows = windows[0]!.profiles.filter((p) => p.tags.includes('whole'));
+    assert.deepEqual(rows.map((p) => p.key), ['tenant=whole']);
+    assert.ok(rows[0]!.value >= 0.85 * r.cpuNs, 'the one row holds the worker CPU');
+    assert.ok(!windows[0]!.profiles.some((p) => p.tags.includes(THREAD_TAG)));
+    const sum = windows[0]!.profiles.reduce((s, p) => s + p.percent, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-9, 'percents over all threads sum to 1');
+  });
+
+  it('profileWorkers rejects a bad option with a coded TypeError', () => {
+    assert.throws(() => profileWorkers({ splitByThread: 'yes' as unknown as boolean }), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'REQPROF_ERR_INVALID_OPTION' && /splitByThread/.test(e.message));
+  });
+
   it('64 workers: every one is merged into the one window', async () => {
     // At the default 100 Hz: 64 threads sampled at 1 kHz would keep this 2-core machine busy on their own.
     const workers = Array.from({ length: 64 }, () => plainWorker());
