@@ -12,7 +12,6 @@ import { newProfiler, tag } from '../../dist/esm/index.js';
 import type { Profiler, TagsProfile, WindowInfo } from '../../dist/esm/index.js';
 import { instrumentPiscina, postWithTags, profileWorkers, THREAD_TAG } from '../../dist/esm/workers/index.js';
 import { MemoryLogger } from '../helpers/logger.js';
-// @ts-expect-error plain ESM fixture shared with the worker threads
 import { calibrate, hasThreadCpu } from './fixtures/spin.mjs';
 import { fixture } from './tenant-service.js';
 

@@ -13,7 +13,6 @@ import { Piscina as Piscina4 } from 'piscina4';
 import { newProfiler, tag } from '../../dist/esm/index.js';
 import type { Profiler, TagsProfile, WindowInfo } from '../../dist/esm/index.js';
 import { instrumentPiscina, onTaggedMessage, postWithTags, profileWorkers, THREAD_TAG } from '../../dist/esm/workers/index.js';
-// @ts-expect-error plain ESM fixture shared with the worker threads
 import { calibrate, hasThreadCpu, timedSpin, spin } from './fixtures/spin.mjs';
 
 export const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
