@@ -83,8 +83,9 @@ export interface WindowInfo {
    */
   profiles?: Profile[];
   /**
-   * [reqprof/workers seam] Worker threads' part, present when `reqprof/workers` is in use:
-   * per-thread CPU (main thread first), the workers' sampled and measured CPU, lost windows.
+   * [reqprof/workers seam] Worker threads' part, present in a window where a worker profiled with
+   * `reqprof/workers` reported (or was lost): per-thread CPU (main thread first), the workers'
+   * sampled and measured CPU, lost windows.
    * Their CPU is already counted in the profiles, `totalCpu` and `samples`.
    */
   workers?: WorkersInfo;
