@@ -79,10 +79,15 @@ function workerCpu(windows: Windows, tenant: string, thread?: number): number {
   return v;
 }
 
-/** Sampled CPU is compared to the spin's own CPU: within sampling error and the work around the spin. */
+/**
+ * Sampled CPU is compared to the spin's own CPU: within sampling error and the work around the spin.
+ * Node 20 cannot time a thread: its truth is iterations x a cost calibrated on optimized code, and a
+ * fresh worker on a loaded 2-core machine may still run the loop unoptimized (measured 2-3x that
+ * cost); there the check is only that the CPU arrived, with the right tags, not more than 3.5x.
+ */
 function near(measured: number, truth: number, label: string): void {
   const r = measured / truth;
-  assert.ok(r > 0.85 && r < 1.3, `${label}: measured ${(measured / 1e6).toFixed(1)} ms for ${(truth / 1e6).toFixed(1)} ms of truth`);
+  assert.ok(r > 0.85 && r < (hasThreadCpu ? 1.3 : 3.5), `${label}: measured ${(measured / 1e6).toFixed(1)} ms for ${(truth / 1e6).toFixed(1)} ms of truth`);
 }
 
 describe('worker threads under faults', () => {
