@@ -1,5 +1,6 @@
 import type { EngineMode, FunctionTotals, RawWindow } from './engine/types.js';
 import type { HotFunction, TagsProfile, WindowEndReason, WindowInfo } from './types.js';
+import { mergeWorkersInfo } from './workers/window.js'; // [reqprof/workers seam]
 
 /** The tag set that absorbs tag sets beyond the `maxTagSets` cap. */
 export const OVERFLOW_TAGS: readonly string[] = Object.freeze(['reqprof_overflow', 'true']);
@@ -114,6 +115,7 @@ export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndRea
       reason,
       mode: s.mode,
       ...(raw.profile ? { profiles: [raw.profile] } : {}),
+      ...(raw.workers ? { workers: raw.workers } : {}), // [reqprof/workers seam]
   };
   return data;
 }
@@ -229,6 +231,8 @@ export function mergeWindowData(into: WindowData, later: WindowData): WindowData
     windows: a.windows + b.windows,
     overflowTagSets: a.overflowTagSets + b.overflowTagSets + overflowed,
   };
+  const workers = mergeWorkersInfo(a.workers, b.workers); // [reqprof/workers seam]
+  if (workers !== undefined) into.info.workers = workers;
   const profiles = [...(a.profiles ?? []), ...(b.profiles ?? [])].slice(-MAX_PROFILES_PER_DELIVERY);
   if (profiles.length > 0) into.info.profiles = profiles;
   return into;

@@ -15,6 +15,9 @@ import { takeRequestCounts, type RequestCounts } from './request-counter.js';
 import { WakeableSleep, within, yieldToEventLoop } from './sleep.js';
 import type { TagsInput } from './tags.js';
 import type { Processor, WindowEndReason } from './types.js';
+// [reqprof/workers seam]
+import { workersLoopStarted, workersTakeNow, workersWindowEnded } from './workers/seam.js';
+import { mergeWorkerWindow, type WorkerWindow } from './workers/window.js';
 
 /** Where a profiler is in its life. */
 export type ProfilerState = 'idle' | 'running' | 'paused' | 'stopped';
@@ -30,6 +33,8 @@ interface SummingWindow {
   reason: WindowEndReason;
   requests: RequestCounts | undefined;
   delivered: boolean;
+  /** [reqprof/workers seam] the workers' CPU for this window. */
+  workers?: WorkerWindow | undefined;
 }
 
 /**
@@ -208,6 +213,8 @@ export class Profiler {
       mode: this.#engine.mode,
     };
     logStart(o, this.#engine.mode);
+    // [reqprof/workers seam] workers sample with the same settings.
+    workersLoopStarted({ samplingIntervalMicros: o.samplingIntervalMicros, windowMs: o.windowMs, intervalMs: o.intervalMs, maxTagSets: o.maxTagSets });
     // Buffer for the longest window plus generous scheduling slack.
     const bufferMs = Math.ceil(o.windowMs * 1.5 + 2_000);
     this.#installExitHandler();
@@ -271,7 +278,9 @@ export class Profiler {
    */
   async #sumAndDeliver(pending: PendingWindow, reason: WindowEndReason): Promise<void> {
     const requests = takeRequestCounts();
-    const state = { pending, reason, requests, delivered: false };
+    const state: SummingWindow = { pending, reason, requests, delivered: false };
+    // [reqprof/workers seam] ask the workers for this window while it is summed.
+    const fromWorkers = workersWindowEnded(reason);
     this.#summing = state;
     // A busy event loop gives each slice one turn: past a bound, the rest is
     // summed at once, so a window is never delivered so late that the next
@@ -280,6 +289,7 @@ export class Profiler {
     try {
       do await yieldToEventLoop();
       while (!state.delivered && performance.now() < latest && !pending.step(performance.now() + SLICE_MS));
+      if (fromWorkers !== undefined) state.workers = await fromWorkers; // [reqprof/workers seam]
       if (!state.delivered) this.#finishAndDeliver(state, false);
     } finally {
       this.#summing = undefined;
@@ -296,6 +306,8 @@ export class Profiler {
       return;
     }
     if (state.requests) raw.requests = state.requests;
+    // [reqprof/workers seam] workers' CPU joins the window before it is folded.
+    mergeWorkerWindow(raw, state.workers ?? (sync ? workersTakeNow() : undefined), (this.#o.intervalMs + this.#o.windowMs) / this.#o.windowMs);
     this.#deliver(raw, state.reason, sync);
   }
 

@@ -1,5 +1,6 @@
 import type { Profile } from 'pprof-format';
 import type { EngineMode } from './engine/types.js';
+import type { WorkersInfo } from './workers/window.js';
 
 /** One function's self CPU within a tag set (the `topFunctions` option). */
 export interface HotFunction {
@@ -100,6 +101,13 @@ export interface WindowInfo {
    * Sample types: `sample/count`, `wall/nanoseconds`, `cpu/nanoseconds`.
    */
   profiles?: Profile[];
+  /**
+   * [reqprof/workers seam] Worker threads' part, present in a window where a worker profiled with
+   * `reqprof/workers` reported (or was lost): per-thread CPU (main thread first), the workers'
+   * sampled and measured CPU, lost windows.
+   * Their CPU is already counted in the profiles, `totalCpu` and `samples`.
+   */
+  workers?: WorkersInfo;
 }
 
 /** What a processor needs beyond per-tag totals; the window loop builds only what someone asked for. */

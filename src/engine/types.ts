@@ -1,6 +1,7 @@
 import type { Profile } from 'pprof-format';
 import type { TagSet } from '../tags.js';
 import type { RequestCounts } from '../request-counter.js';
+import type { WorkersInfo } from '../workers/window.js';
 
 /** How the current tag set reaches the native sampler. */
 export type EngineMode = 'cped' | 'async-hooks';
@@ -49,6 +50,8 @@ export interface RawWindow {
   overflowedContexts?: number;
   /** Requests finished per tag set since the previous window, when integrations count them. */
   requests?: RequestCounts;
+  /** [reqprof/workers seam] worker threads' part, when worker profiling is on (their CPU is already in `totals`). */
+  workers?: WorkersInfo;
 }
 
 /** A stopped window whose samples are being summed. */

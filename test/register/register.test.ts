@@ -136,6 +136,30 @@ describe('the debug endpoint under reqprof/register (REQPROF_DEBUG_PORT)', () =>
   });
 });
 
+describe('worker threads under reqprof/register', () => {
+  it('a piscina pool\'s task CPU is billed to the tenant whose request sent it, with no reqprof code in the app', async () => {
+    const run = await runFixture({
+      args: ['--import', 'reqprof/register', FIXTURES + 'piscina-app.mjs'],
+      env: { ...TAGGED, REQPROF_SAMPLING_INTERVAL_US: '1000' },
+      onLine: (line, child) => {
+        if (line === 'READY') child.kill('SIGTERM');
+      },
+    });
+    assert.equal(run.signal, 'SIGTERM', run.stderr);
+    const truth = run.truth!.cpuMs;
+    const rows = byKey(run);
+    const a = rows.get('method=GET|tenant=a')?.cpuMs ?? 0;
+    const b = rows.get('method=GET|tenant=b')?.cpuMs ?? 0;
+    // The rows hold main-thread handling too (about a millisecond per request), the truth only the tasks.
+    assert.ok(a >= 0.9 * truth.a! && b >= 0.9 * truth.b!, `workers' task CPU reached the tenants' rows: a ${a.toFixed(1)} of ${truth.a!.toFixed(1)} ms, b ${b.toFixed(1)} of ${truth.b!.toFixed(1)} ms`);
+    const share = a / (a + b);
+    const trueShare = truth.a! / (truth.a! + truth.b!);
+    const n = [...rows.values()].reduce((sum, r) => sum + r.samples, 0);
+    const bound = 1.96 * Math.sqrt(trueShare * (1 - trueShare) / n) + 0.03;
+    assert.ok(Math.abs(share - trueShare) <= bound, `tenant a's share ${(100 * share).toFixed(1)}% vs ${(100 * trueShare).toFixed(1)}% (bound ±${(100 * bound).toFixed(1)} pp)`);
+  });
+});
+
 describe('processors chosen by REQPROF_PROCESSORS', () => {
   it('prometheus: metrics labelled method, route and the header tags, on prom-client\'s default registry (which the app serves); pprof and html write where told', async () => {
     const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');

@@ -1,7 +1,8 @@
 /**
  * Load hooks for what the HTTP server alone does not show: Koa's context (where
- * @koa/router leaves the route) and @grpc/grpc-js servers (not node:http
- * servers; their method path tags each call). `require-in-the-middle` for
+ * @koa/router leaves the route), @grpc/grpc-js servers (not node:http
+ * servers; their method path tags each call) and piscina pools (tasks carry
+ * their caller's tags to the worker). `require-in-the-middle` for
  * CommonJS `require`, `import-in-the-middle` for ES `import` (an ESM loader
  * hook, registered with `module.register`, limited to those packages). Both
  * are the hooks OpenTelemetry and dd-trace load their instrumentations with;
@@ -15,6 +16,8 @@ import { pathToFileURL } from 'node:url';
 import type { HeaderTag } from './auto-tag.js';
 import { instrumentGrpc } from './grpc-method.js';
 import { instrumentKoa } from './koa-route.js';
+import { profileWorkers } from '../../workers/hub.js';
+import { instrumentPiscinaClass } from '../../workers/piscina.js';
 
 const require = createRequire(import.meta.url);
 
@@ -23,7 +26,23 @@ function hooked(headerTags: readonly HeaderTag[]): Array<{ name: string; instrum
   return [
     { name: 'koa', instrument: (koa) => instrumentKoa(isClass(koa) ? koa : (koa as { default?: unknown }).default) },
     { name: '@grpc/grpc-js', instrument: (grpc) => instrumentGrpc((grpc as { Server?: unknown }).Server ? grpc : (grpc as { default?: unknown }).default, headerTags) },
+    // piscina pools carry each task's caller tags to the worker, whose CPU joins the main windows.
+    { name: 'piscina', instrument: (mod) => {
+      const Piscina = piscinaClassOf(mod);
+      if (Piscina === undefined) return;
+      profileWorkers();
+      instrumentPiscinaClass(Piscina);
+    } },
   ];
+}
+
+/** The Piscina class among a module's exports (CommonJS `module.exports`, its `Piscina` or `default`). */
+function piscinaClassOf(mod: unknown): unknown {
+  const m = mod as { Piscina?: unknown; default?: { Piscina?: unknown } } | undefined;
+  for (const c of [m?.Piscina, m, m?.default, m?.default?.Piscina]) {
+    if (typeof c === 'function' && typeof (c as { prototype?: { run?: unknown } }).prototype?.run === 'function') return c;
+  }
+  return undefined;
 }
 
 function isClass(x: unknown): boolean {
