@@ -2,9 +2,14 @@ import type { TagSet } from './tags.js';
 
 /**
  * Finished requests per tag set, counted by the integrations and taken by the
- * profiler at each window end, so each `TagsProfile` can say how many requests
+ * profiler with each window, so each `TagsProfile` can say how many requests
  * its CPU served (CPU per request by route or caller). Process-wide, like the
- * tag context; bounded like the windows' tag sets.
+ * tag context (one profiler samples at a time); bounded like the windows' tag sets.
+ *
+ * Requests are counted only while a window is open: one finishing during a
+ * pause, an `interval` gap or after `stop()` was not sampled either, and
+ * counting it into the next window would make that window's CPU per request
+ * read low.
  */
 export interface RequestCounts {
   /** Per tag key: the tags and how many requests finished with them. */
@@ -15,6 +20,8 @@ export interface RequestCounts {
 
 const MAX_KEYS = 100_000;
 let enabled = false;
+/** Whether a window is open (the profiler's sampler is on). */
+let open = false;
 let current: RequestCounts = { byKey: new Map(), overflow: 0 };
 
 /** Integrations call this once: from then on windows report `requests` per tag set. */
@@ -26,9 +33,9 @@ export function requestCountingEnabled(): boolean {
   return enabled;
 }
 
-/** Counts one finished request under the tag set it ended with (undefined: untagged). */
+/** Counts one finished request under the tag set it ended with (undefined: untagged), if a window is open. */
 export function countFinishedRequest(tags: TagSet | undefined): void {
-  if (!enabled) return;
+  if (!enabled || !open) return;
   const key = tags === undefined ? '' : tags.key;
   const c = current.byKey.get(key);
   if (c !== undefined) c.requests++;
@@ -36,10 +43,26 @@ export function countFinishedRequest(tags: TagSet | undefined): void {
   else current.overflow++;
 }
 
-/** Hands over the counts since the last call and starts afresh. */
-export function takeRequestCounts(): RequestCounts | undefined {
-  if (!enabled) return undefined;
+/** The profiler calls this when a window starts sampling: counting starts from zero. */
+export function openRequestCounting(): void {
+  current = { byKey: new Map(), overflow: 0 };
+  open = true;
+}
+
+/**
+ * Hands over the counts of the window that just ended. With `nextWindowOpen`
+ * (the next window started without a gap) counting goes on from zero; without,
+ * it stops until the next `openRequestCounting()`.
+ */
+export function takeRequestCounts(nextWindowOpen: boolean): RequestCounts | undefined {
   const taken = current;
   current = { byKey: new Map(), overflow: 0 };
-  return taken;
+  open = nextWindowOpen;
+  return enabled ? taken : undefined;
+}
+
+/** The profiler calls this when it stops: nothing is counted (or kept) until a window opens again. */
+export function closeRequestCounting(): void {
+  open = false;
+  current = { byKey: new Map(), overflow: 0 };
 }
