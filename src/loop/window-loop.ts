@@ -298,8 +298,11 @@ export class WindowLoop {
     // counting goes on only if the next window is already sampling.
     const requests = takeRequestCounts(engine.started);
     if (pending === undefined) return;
+    const state: SummingWindow = { pending, reason, requests, delivered: false };
+    // Set before the phase changes, so an exit from then on finds the window to deliver.
+    this.#summing = state;
     this.#setPhase('summing');
-    await this.#sumAndDeliver({ pending, reason, requests, delivered: false });
+    await this.#sumAndDeliver(state);
   }
 
   /**
@@ -309,7 +312,6 @@ export class WindowLoop {
    * request is served), then delivers it.
    */
   async #sumAndDeliver(state: SummingWindow): Promise<void> {
-    this.#summing = state;
     // A busy event loop gives each slice one turn: past a bound, the rest is
     // summed at once, so a window is never delivered so late that the next
     // one reaches the processors first.
