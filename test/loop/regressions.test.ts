@@ -1,10 +1,11 @@
 // Issue 12 items 1, 3 and 9 as a user meets them, through the public API only.
-// None of these counts windows per unit of time: each waits for an event.
+// Windows end through the test seam (a manual clock), never after so many ms.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newProfiler, tag, type TagsProfile, type WindowInfo } from '../../src/index.js';
 import { countFinishedRequest, enableRequestCounting } from '../../src/request-counter.js';
 import { currentTags } from '../../src/context.js';
+import { loopOf } from '../../src/loop/test-seam.js';
 import { Recorder, burn, sleep } from '../helpers/cpu.js';
 import { MemoryLogger } from '../helpers/logger.js';
 
@@ -29,8 +30,10 @@ describe('issue 12 item 1: pause() during a window sum', () => {
       pausing ??= p!.pause();
     };
     p = newProfiler(processor, 0, 200, fast);
+    const seam = loopOf(p).useManualClock();
     const running = p.run();
-    await until(() => pausing !== undefined, 'a first window delivered');
+    await seam.endWindow();
+    assert.ok(pausing, 'the processor asked to pause');
     await pausing;
     const state = p.state;
     const reasons = rec.windows.map((w) => w.window.reason);
@@ -41,18 +44,50 @@ describe('issue 12 item 1: pause() during a window sum', () => {
   });
 });
 
+describe('issue 12 item 1, from inside a processor', () => {
+  test('a processor that awaits pause() is not waited for by it (no deadlock, no "still busy"), and gets the partial window once it returns', async () => {
+    const logger = new MemoryLogger();
+    const reasons: string[] = [];
+    let p: ReturnType<typeof newProfiler> | undefined;
+    let stateAfterPause: string | undefined;
+    const processor = async (_profiles: TagsProfile[], window: WindowInfo) => {
+      reasons.push(window.reason);
+      if (reasons.length === 1) {
+        await p!.pause();
+        stateAfterPause = p!.state;
+      }
+    };
+    p = newProfiler(processor, 0, 200, { ...fast, logger, flushTimeoutMs: 60_000 });
+    const seam = loopOf(p).useManualClock();
+    const running = p.run();
+    await seam.endWindow();
+    await until(() => stateAfterPause !== undefined, 'pause() resolved inside the processor');
+    await until(() => reasons.length === 2, 'the pause window delivered');
+    await p.stop();
+    await running;
+    assert.equal(stateAfterPause, 'paused');
+    assert.deepEqual(reasons, ['window', 'pause']);
+    assert.equal(logger.matching(/still busy/), 0);
+  });
+});
+
 describe('issue 12 item 3: a processor whose promise never settles', () => {
   test('is logged once and later windows are still delivered to it; stop() does not wait for it again', async () => {
     const logger = new MemoryLogger();
     const rec = new Recorder();
     let calls = 0;
     const neverSettles = () => { calls++; return { then() {} } as unknown as Promise<void>; };
+    // Each call is bounded at max(flushTimeoutMs, window + interval) = 100 ms.
     const p = newProfiler([neverSettles, rec.processor], 0, 100, { ...fast, logger, flushTimeoutMs: 50 });
+    const seam = loopOf(p).useManualClock();
     const running = p.run();
+    for (let i = 0; i < 3; i++) await seam.endWindow();
     await until(() => calls >= 3, 'three deliveries to the hung processor');
+    // Known to hang: stop() hands it the last window without waiting for it.
     await p.stop();
     await running;
     assert.ok(calls >= 3, `${calls} deliveries reached the hung processor`);
+    assert.equal(rec.windows.length, 4, 'the other processor got every window');
     assert.equal(logger.matching(/did not settle/), 1, 'logged once (rate-limited)');
     assert.equal(logger.matching(/still busy/), 0, 'stop() did not wait for a processor already known to hang');
   });
