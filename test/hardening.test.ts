@@ -100,9 +100,11 @@ describe('processors returning garbage', () => {
     ], 0, 100, { samplingIntervalMicros: 1000, logger, flushTimeoutMs: 50 });
     const seam = loopOf(p).useManualClock();
     const running = p.run();
-    for (let i = 0; i < 3; i++) await seam.endWindow();
-    // Each call to the thenable is given up on after its bound; the next window then reaches it.
-    while (thenableCalls < 3) await sleep(5);
+    // Each call to the thenable is given up on after its bound (100 ms); the next window then reaches it.
+    for (let i = 1; i <= 3; i++) {
+      await seam.endWindow();
+      while (thenableCalls < i) await sleep(5);
+    }
     await p.stop();
     await running;
     assert.equal(rec.windows.length, 4);
