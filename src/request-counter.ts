@@ -19,23 +19,24 @@ export interface RequestCounts {
 }
 
 const MAX_KEYS = 100_000;
-let enabled = false;
-/** Whether a window is open (the profiler's sampler is on). */
-let open = false;
-let current: RequestCounts = { byKey: new Map(), overflow: 0 };
+/** `open`: whether a window is open (the profiler's sampler is on). */
+const state: { enabled: boolean; open: boolean; current: RequestCounts } = {
+  enabled: false, open: false, current: { byKey: new Map(), overflow: 0 },
+};
 
 /** Integrations call this once: from then on windows report `requests` per tag set. */
 export function enableRequestCounting(): void {
-  enabled = true;
+  state.enabled = true;
 }
 
 export function requestCountingEnabled(): boolean {
-  return enabled;
+  return state.enabled;
 }
 
 /** Counts one finished request under the tag set it ended with (undefined: untagged), if a window is open. */
 export function countFinishedRequest(tags: TagSet | undefined): void {
-  if (!enabled || !open) return;
+  if (!state.enabled || !state.open) return;
+  const current = state.current;
   const key = tags === undefined ? '' : tags.key;
   const c = current.byKey.get(key);
   if (c !== undefined) c.requests++;
@@ -45,8 +46,8 @@ export function countFinishedRequest(tags: TagSet | undefined): void {
 
 /** The profiler calls this when a window starts sampling: counting starts from zero. */
 export function openRequestCounting(): void {
-  current = { byKey: new Map(), overflow: 0 };
-  open = true;
+  state.current = { byKey: new Map(), overflow: 0 };
+  state.open = true;
 }
 
 /**
@@ -55,14 +56,14 @@ export function openRequestCounting(): void {
  * it stops until the next `openRequestCounting()`.
  */
 export function takeRequestCounts(nextWindowOpen: boolean): RequestCounts | undefined {
-  const taken = current;
-  current = { byKey: new Map(), overflow: 0 };
-  open = nextWindowOpen;
-  return enabled ? taken : undefined;
+  const taken = state.current;
+  state.current = { byKey: new Map(), overflow: 0 };
+  state.open = nextWindowOpen;
+  return state.enabled ? taken : undefined;
 }
 
 /** The profiler calls this when it stops: nothing is counted (or kept) until a window opens again. */
 export function closeRequestCounting(): void {
-  open = false;
-  current = { byKey: new Map(), overflow: 0 };
+  state.open = false;
+  state.current = { byKey: new Map(), overflow: 0 };
 }
