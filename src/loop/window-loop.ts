@@ -97,6 +97,8 @@ export class WindowLoop {
   /** Back-to-back windows end on a fixed grid (start + k x window), so summing never makes them drift. */
   #windowEnd: number | undefined;
   #handoffs = 0;
+  /** Whether this loop opened request counting (a profiler that failed to start must not close another's). */
+  #counting = false;
   readonly #phaseListeners = new Set<(phase: LoopPhase) => void>();
 
   constructor(parts: LoopParts) {
@@ -176,7 +178,7 @@ export class WindowLoop {
     } finally {
       this.#engine.abort();
       removeExitFlush();
-      closeRequestCounting();
+      this.#closeCounting();
       this.#setPhase('stopped');
     }
   }
@@ -192,6 +194,7 @@ export class WindowLoop {
       // Buffer for the longest window plus generous scheduling slack.
       engine.start(Math.ceil(o.windowMs * 1.5 + 2_000), this.#sourceMapper?.native);
       openRequestCounting();
+      this.#counting = true;
       this.#windowEnd = undefined;
     }
     this.#setPhase('sampling');
@@ -297,6 +300,7 @@ export class WindowLoop {
     // Taken with the window, so a request is counted in the window it finished in;
     // counting goes on only if the next window is already sampling.
     const requests = takeRequestCounts(engine.started);
+    this.#counting = engine.started;
     if (pending === undefined) return;
     const state: SummingWindow = { pending, reason, requests, delivered: false };
     // Set before the phase changes, so an exit from then on finds the window to deliver.
@@ -367,13 +371,20 @@ export class WindowLoop {
       if (this.#o.flushOnExit && this.#summing && !this.#summing.delivered) this.#finishAndDeliver(this.#summing, true);
       if (this.#o.flushOnExit && engine.started) {
         const pending = engine.stop(false, this.#wants);
-        this.#finishAndDeliver({ pending, reason: 'exit', requests: takeRequestCounts(false), delivered: false }, true);
+        const requests = takeRequestCounts(false);
+        this.#counting = false;
+        this.#finishAndDeliver({ pending, reason: 'exit', requests, delivered: false }, true);
       }
     } catch {
       // The process is ending: nothing more to do than stop sampling.
     }
     engine.abort();
-    closeRequestCounting();
+    this.#closeCounting();
     this.#setPhase('stopped');
+  }
+
+  #closeCounting(): void {
+    if (this.#counting) closeRequestCounting();
+    this.#counting = false;
   }
 }

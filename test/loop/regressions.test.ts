@@ -114,6 +114,18 @@ describe('issue 12 item 9: requests are counted only while a window is open', ()
     assert.equal(after.profiles.find((x) => x.key === 'route=/during-pause'), undefined, 'requests finished while paused are not billed to the next window');
   });
 
+  test('a second profiler that cannot start (REQPROF_ERR_SAMPLER_BUSY) leaves the running one counting', async () => {
+    enableRequestCounting();
+    const rec = new Recorder();
+    const p = newProfiler(rec.processor, 0, 60_000, fast);
+    const running = p.run();
+    await assert.rejects(newProfiler(() => {}, 0, 60_000, { ...fast, logger: new MemoryLogger() }).run());
+    for (let i = 0; i < 4; i++) tag({ route: '/served' }, () => countFinishedRequest(currentTags()));
+    await p.stop();
+    await running;
+    assert.equal(rec.windows[0]!.profiles.find((x) => x.key === 'route=/served')?.requests, 4);
+  });
+
   test('counting stops with the profiler: requests after stop() do not show up in a later profiler\'s window', async () => {
     enableRequestCounting();
     const first = newProfiler(() => {}, 0, 60_000, fast);
