@@ -1,14 +1,26 @@
 import { cloneWindowData, mergeWindowData, toProfiles, type WindowData } from './aggregate.js';
 import { errorFields, type RateLimitedLog } from './rate-limited-log.js';
+import { within } from './sleep.js';
 import type { Processor } from './types.js';
 
+/** The delivery whose processor is running its synchronous part right now, if any. */
+let calling: Delivery | undefined;
+
 /**
- * Hands windows to one processor. The processor never runs twice at once:
+ * Hands windows to one processor. The processor does not run twice at once:
  * windows that arrive while it is busy are merged into one pending delivery
  * (values summed), so a slow processor costs neither CPU accounting nor memory.
+ *
+ * Each call is bounded: a promise (or any thenable) that has not settled after
+ * `boundMs` is logged (once per processor, rate-limited) and no longer waited
+ * for, so the next windows are still delivered to that processor (its calls
+ * may then overlap the one that never settled), and pause()/stop() do not wait
+ * for a processor whose last call did not settle in time.
  */
 export class Delivery {
   readonly name: string;
+  readonly #boundMs: number;
+  #hung = false;
   readonly #processor: Processor;
   readonly #faults: RateLimitedLog;
   #pending: WindowData | undefined;
@@ -19,7 +31,8 @@ export class Delivery {
 
   readonly #topFunctions: number;
 
-  constructor(processor: Processor, index: number, faults: RateLimitedLog, topFunctions = 0) {
+  constructor(processor: Processor, index: number, faults: RateLimitedLog, topFunctions = 0, boundMs = 5_000) {
+    this.#boundMs = boundMs;
     this.#topFunctions = topFunctions;
     this.#processor = processor;
     this.name = processor.name || `processor[${index}]`;
@@ -28,6 +41,16 @@ export class Delivery {
 
   get busy(): boolean {
     return this.#running !== undefined;
+  }
+
+  /** Whether the processor's last call did not settle within the bound (and has not since). */
+  get hung(): boolean {
+    return this.#hung;
+  }
+
+  /** The delivery whose processor is in its synchronous part now (a pause() or stop() from inside a processor). */
+  static calling(): Delivery | undefined {
+    return calling;
   }
 
   /**
@@ -49,10 +72,20 @@ export class Delivery {
     this.#pending = undefined;
     const { profiles, window } = toProfiles(pending, this.#topFunctions);
     try {
-      const r = this.#processor(profiles, window);
-      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, () => {});
+      const r = this.#call(profiles, window);
+      if (isThenable(r)) Promise.resolve(r).then(undefined, () => {});
     } catch (err) {
       this.#fault(err);
+    }
+  }
+
+  #call(profiles: Parameters<Processor>[0], window: Parameters<Processor>[1]): unknown {
+    const outer = calling;
+    calling = this;
+    try {
+      return this.#processor(profiles, window);
+    } finally {
+      calling = outer;
     }
   }
 
@@ -79,10 +112,24 @@ export class Delivery {
       const data = this.#pending;
       this.#pending = undefined;
       const { profiles, window } = toProfiles(data, this.#topFunctions);
+      let result: unknown;
       try {
-        await this.#processor(profiles, window);
+        result = this.#call(profiles, window);
       } catch (err) {
         this.#fault(err);
+        this.#hung = false;
+        continue;
+      }
+      if (!isThenable(result)) {
+        this.#hung = false;
+        continue;
+      }
+      // Promise.resolve also adopts a thenable whose then() throws (as a rejection).
+      const settled = await within(Promise.resolve(result).then(undefined, (err) => this.#fault(err)), this.#boundMs);
+      this.#hung = !settled;
+      if (!settled) {
+        this.#faults.warn(`processor-hung:${this.name}`, { processor: this.name, boundMs: this.#boundMs },
+          `reqprof: processor "${this.name}" did not settle within ${this.#boundMs} ms; not waiting for it, later windows are still delivered to it`);
       }
     }
     this.#running = undefined;
@@ -95,4 +142,8 @@ export class Delivery {
     this.#faults.error(`processor:${this.name}`, { processor: this.name, ...errorFields(err) },
       `reqprof: processor "${this.name}" failed; the profiler goes on and later windows are still delivered`);
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

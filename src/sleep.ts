@@ -1,31 +1,3 @@
-/**
- * A sleep that the profiler can cut short (pause/stop) and that never keeps
- * the process alive on its own.
- */
-export class WakeableSleep {
-  #wake: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
-
-  /** Resolves after `ms`, or earlier when `wake()` is called. */
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        if (this.#timer) clearTimeout(this.#timer);
-        this.#timer = undefined;
-        this.#wake = undefined;
-        resolve();
-      };
-      this.#wake = done;
-      this.#timer = setTimeout(done, ms);
-      this.#timer.unref();
-    });
-  }
-
-  wake(): void {
-    this.#wake?.();
-  }
-}
-
 /** Resolves with `true` when `p` settles within `ms`, `false` otherwise; the timer never holds the process. */
 export function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {

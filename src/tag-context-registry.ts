@@ -31,7 +31,7 @@ export interface SharedTagContext {
   /** The engine that owns the thread's native sampler, whichever copy made it. */
   samplerOwner: object | undefined;
   /** Finished requests counted by the integrations of any copy (request-counter.ts); set on first use. */
-  requestCounting?: { enabled: boolean; current: RequestCounts };
+  requestCounting?: { enabled: boolean; open: boolean; current: RequestCounts };
 }
 
 const KEY = Symbol.for('reqprof.tagContext');

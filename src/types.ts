@@ -36,9 +36,9 @@ export interface TagsProfile {
   /** The top functions by self CPU within this tag set, when the profiler's `topFunctions` option is set. */
   topFunctions?: HotFunction[];
   /**
-   * Requests that finished with this tag set during the window (and the interval
-   * before it), when a server integration counts them: `value / requests` is the
-   * CPU per request. A tag set can have requests and no samples (cheap requests).
+   * Requests that finished with this tag set while the window was open (not in a
+   * pause or interval gap), when a server integration counts them: `value / requests`
+   * is the CPU per request. A tag set can have requests and no samples (cheap requests).
    */
   requests?: number;
 }

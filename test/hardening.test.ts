@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { newProfiler, tag, ErrorCodes, OVERFLOW_KEY } from '../src/index.js';
 import { simulateNativeLoadFailureForTests } from '../src/engine/native.js';
+import { loopOf } from '../src/loop/test-seam.js';
 import { Recorder, burn, sleep } from './helpers/cpu.js';
 import { MemoryLogger } from './helpers/logger.js';
 
@@ -90,16 +91,24 @@ describe('processors returning garbage', () => {
   test('a processor that returns a number, an object or a never-settling thenable does not stop the loop', async () => {
     const rec = new Recorder();
     const logger = new MemoryLogger();
+    let thenableCalls = 0;
     const p = newProfiler([
       function number() { return 42 as never; },
       function object() { return { not: 'a promise' } as never; },
+      function neverSettles() { thenableCalls++; return { then() {} } as never; },
       rec.processor,
-    ], 0, 100, { samplingIntervalMicros: 1000, logger });
+    ], 0, 100, { samplingIntervalMicros: 1000, logger, flushTimeoutMs: 50 });
+    const seam = loopOf(p).useManualClock();
     const running = p.run();
-    await sleep(450);
+    // Each call to the thenable is given up on after its bound (100 ms); the next window then reaches it.
+    for (let i = 1; i <= 3; i++) {
+      await seam.endWindow();
+      while (thenableCalls < i) await sleep(5);
+    }
     await p.stop();
     await running;
-    assert.ok(rec.windows.length >= 3);
+    assert.equal(rec.windows.length, 4);
     assert.equal(logger.records.filter((r) => r.level === 'error').length, 0);
+    assert.equal(logger.matching(/"neverSettles" did not settle/), 1, 'the never-settling one is named once');
   });
 });

@@ -1,19 +1,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newProfiler, tag, lookup, untag, ErrorCodes, type TagsProfile, type WindowInfo } from '../src/index.js';
-import { countFinishedRequest, enableRequestCounting, takeRequestCounts } from '../src/request-counter.js';
+import { countFinishedRequest, enableRequestCounting } from '../src/request-counter.js';
 import { currentTags } from '../src/context.js';
+import { loopOf } from '../src/loop/test-seam.js';
 import { Recorder, burn, sleep } from './helpers/cpu.js';
 import { MemoryLogger } from './helpers/logger.js';
 
-/** Keeps the CPU busy under a tag until `stop()`, so windows have samples. */
-function load(tags = { job: 'load' }) {
-  let on = true;
-  const done = (async () => {
-    while (on) await tag(tags, async () => { burn(2); await sleep(1); });
-  })();
-  return async () => { on = false; await done; };
-}
+/** Windows end when a test says so (the loop's manual clock), never after so many ms. */
+const manual = (p: ReturnType<typeof newProfiler>) => loopOf(p).useManualClock();
+/** A turn of the event loop, for what happens "soon" (an unhandled rejection is reported after one). */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Some CPU under a tag, enough for tens of samples at 1 kHz. */
+const work = (ms = 200, tags = { job: 'load' }) => tag(tags, () => burn(ms));
 
 const fast = { samplingIntervalMicros: 1000 };
 
@@ -87,10 +86,9 @@ describe('lifecycle', () => {
   test('stop() ends the current window early and delivers its partial data before resolving', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 60_000, fast);
+    manual(p);
     const running = p.run();
-    const stopLoad = load();
-    await sleep(400);
-    await stopLoad();
+    work();
     await p.stop();
     assert.equal(rec.windows.length, 1);
     assert.equal(rec.windows[0]!.window.reason, 'stop');
@@ -109,11 +107,12 @@ describe('lifecycle', () => {
       stopping ??= p!.stop();
     };
     p = newProfiler(processor, 0, 200, fast);
-    const stopLoad = load();
+    const seam = manual(p);
     const running = p.run();
+    work();
+    await seam.endWindow();
     await running;
     await stopping;
-    await stopLoad();
     assert.deepEqual(rec.windows.map((w) => w.window.reason), ['window', 'stop']);
     assert.equal(p.state, 'stopped');
   });
@@ -121,8 +120,8 @@ describe('lifecycle', () => {
   test('stop() is idempotent, and run() after stop resolves at once without sampling', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 1000, fast);
+    manual(p);
     const running = p.run();
-    await sleep(50);
     await Promise.all([p.stop(), p.stop()]);
     await p.stop();
     await running;
@@ -149,14 +148,16 @@ describe('lifecycle', () => {
   test('pause() before run() makes run() start paused; resume() starts sampling', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 150, fast);
+    const seam = manual(p);
     await p.pause();
     const running = p.run();
-    await sleep(400);
+    await seam.reach('paused');
     assert.equal(p.state, 'paused');
     assert.equal(rec.windows.length, 0);
     await p.resume();
-    await sleep(400);
-    assert.ok(rec.windows.length >= 1);
+    assert.equal(seam.phase, 'sampling');
+    await seam.endWindow();
+    assert.deepEqual(rec.windows.map((w) => w.window.reason), ['window']);
     await p.stop();
     await running;
   });
@@ -164,19 +165,19 @@ describe('lifecycle', () => {
   test('pause() delivers the partial window; resume() continues; stop() while paused resolves (no deadlock)', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 60_000, fast);
+    manual(p);
     const running = p.run();
-    const stopLoad = load();
-    await sleep(300);
+    work();
     await p.pause();
     assert.equal(rec.windows.length, 1);
     assert.equal(rec.windows[0]!.window.reason, 'pause');
+    assert.ok(rec.windows[0]!.profiles.some((x) => x.key === 'job=load'));
     assert.equal(p.state, 'paused');
     await p.pause(); // idempotent
     await p.resume();
-    await sleep(300);
+    work();
     await p.pause();
     assert.equal(rec.windows.length, 2);
-    await stopLoad();
     await p.stop();
     await running;
     assert.equal(p.state, 'stopped');
@@ -185,13 +186,15 @@ describe('lifecycle', () => {
   test('interval 0 runs windows back to back: no CPU is lost between windows', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 200, fast);
+    const seam = manual(p);
     const running = p.run();
-    const stopLoad = load();
-    await sleep(1100);
-    await stopLoad();
+    for (let i = 0; i < 4; i++) {
+      work(20);
+      await seam.endWindow();
+    }
     await p.stop();
     await running;
-    assert.ok(rec.windows.length >= 4);
+    assert.deepEqual(rec.windows.map((w) => w.window.reason), ['window', 'window', 'window', 'window', 'stop']);
     for (let i = 1; i < rec.windows.length; i++) {
       assert.equal(rec.windows[i]!.window.start, rec.windows[i - 1]!.window.end, 'each window starts where the last ended');
     }
@@ -200,18 +203,25 @@ describe('lifecycle', () => {
   test('interval > 0 leaves the sampler off between windows and scales values by (interval + window) / window', async () => {
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 300, 200, fast);
+    const seam = manual(p);
     const running = p.run();
-    const stopLoad = load();
-    await sleep(1300);
-    await stopLoad();
+    work(50);
+    await seam.endWindow();
+    assert.equal(seam.phase, 'gap');
+    // CPU burned in the gap is not sampled: no window holds it.
+    const gapStart = Date.now();
+    work(100, { job: 'in-gap' });
+    const gapEnd = Date.now();
+    await seam.endGap();
+    work(50);
+    await seam.endWindow();
     await p.stop();
     await running;
     const full = rec.windows.filter((w) => w.window.reason === 'window');
-    assert.ok(full.length >= 2);
-    for (let i = 1; i < full.length; i++) {
-      const gap = full[i]!.window.start - full[i - 1]!.window.end;
-      assert.ok(gap >= 250, `gap of ${gap} ms between windows`);
-    }
+    assert.equal(full.length, 2);
+    assert.ok(full[1]!.window.start - full[0]!.window.end >= gapEnd - gapStart, 'the gap lies between the windows');
+    assert.ok(rec.windows.every((w) => w.profiles.every((x) => x.key !== 'job=in-gap')), 'nothing sampled in the gap');
+    assert.ok(full.every((w) => w.profiles.some((x) => x.key === 'job=load')));
     assert.equal(full[0]!.window.scale, 2.5);
   });
 
@@ -220,11 +230,12 @@ describe('lifecycle', () => {
     const logger = new MemoryLogger();
     const first = newProfiler(rec.processor, 0, 200, fast);
     const second = newProfiler(() => {}, 0, 200, { ...fast, logger });
+    const seam = manual(first);
     const running = first.run();
-    await sleep(50);
     await assert.rejects(second.run(), (e: any) => e.code === ErrorCodes.SAMPLER_BUSY);
     assert.equal(logger.matching(/could not run/), 1, 'the failure is also logged');
-    await sleep(300);
+    await seam.endWindow();
+    assert.equal(first.state, 'running');
     await first.stop();
     await running;
     assert.ok(rec.windows.length >= 1);
@@ -232,13 +243,14 @@ describe('lifecycle', () => {
 
   test('void profiler.run() that fails never becomes an unhandled rejection', async () => {
     const first = newProfiler(() => {}, 0, 200, fast);
+    manual(first);
     const running = first.run();
-    await sleep(50);
     let unhandled = false;
     const onUnhandled = () => { unhandled = true; };
     process.on('unhandledRejection', onUnhandled);
     void newProfiler(() => {}, 0, 200, { ...fast, logger: new MemoryLogger() }).run();
-    await sleep(100);
+    await turn();
+    await turn();
     process.off('unhandledRejection', onUnhandled);
     await first.stop();
     await running;
@@ -263,11 +275,12 @@ describe('processor faults', () => {
     function throwing() { throw new Error('boom'); }
     async function rejecting() { throw new Error('async boom'); }
     const p = newProfiler([throwing, rejecting, rec.processor], 0, 100, { ...fast, logger });
+    const seam = manual(p);
     const running = p.run();
-    await sleep(650);
+    for (let i = 0; i < 4; i++) await seam.endWindow();
     await p.stop();
     await running;
-    assert.ok(rec.windows.length >= 4, `${rec.windows.length} windows delivered`);
+    assert.equal(rec.windows.length, 5, `${rec.windows.length} windows delivered`);
     const errors = logger.records.filter((r) => r.level === 'error');
     assert.deepEqual(errors.map((r) => r.obj.processor).sort(), ['rejecting', 'throwing'], 'each failing processor logged once (rate-limited)');
   });
@@ -277,19 +290,31 @@ describe('processor faults', () => {
     let running = 0;
     let maxConcurrent = 0;
     const fastRec = new Recorder();
+    // The slow processor finishes a call only when the test opens the gate.
+    let openGate = () => {};
     async function slow(profiles: TagsProfile[], window: WindowInfo) {
       running++;
       maxConcurrent = Math.max(maxConcurrent, running);
       got.push({ profiles, window });
-      await sleep(450);
+      await new Promise<void>((resolve) => { openGate = resolve; });
       running--;
     }
     const p = newProfiler([slow, fastRec.processor], 0, 100, fast);
+    const seam = manual(p);
     const run = p.run();
-    const stopLoad = load();
-    await sleep(1200);
-    await stopLoad();
-    await p.stop();
+    for (let i = 0; i < 4; i++) {
+      work(20);
+      await seam.endWindow(); // the first reaches slow at once; the next three wait, merged
+    }
+    assert.equal(got.length, 1);
+    openGate();
+    while (got.length < 2) await turn();
+    openGate();
+    work(20);
+    const stopping = p.stop();
+    while (got.length < 3) await turn();
+    openGate();
+    await stopping;
     await run;
     assert.equal(maxConcurrent, 1);
     assert.ok(got.some((g) => g.window.windows > 1), 'some deliveries hold merged windows');
@@ -302,11 +327,13 @@ describe('processor faults', () => {
   test('stop() resolves within flushTimeoutMs even when a processor hangs forever', async () => {
     const logger = new MemoryLogger();
     const hang = () => new Promise<void>(() => {});
-    const p = newProfiler(hang, 0, 100, { ...fast, logger, flushTimeoutMs: 300 });
+    // Windows of 60 s: each call is bounded at max(flushTimeoutMs, window), so stop() meets the hang first.
+    const p = newProfiler(hang, 0, 60_000, { ...fast, logger, flushTimeoutMs: 300 });
+    const seam = manual(p);
     // reqprof's own timers never hold the process open; the test's work does.
     const keepAlive = setInterval(() => {}, 1000);
     const running = p.run();
-    await sleep(150);
+    await seam.endWindow();
     await p.stop(); // resolves although the processor never does
     await running;
     clearInterval(keepAlive);
@@ -317,7 +344,6 @@ describe('processor faults', () => {
 describe('requests per tag set', () => {
   test('requests counted by integrations appear as `requests` on each TagsProfile, including cheap tag sets with no samples', async () => {
     enableRequestCounting();
-    takeRequestCounts(); // start from zero whatever ran before
     const rec = new Recorder();
     const p = newProfiler(rec.processor, 0, 60_000, fast);
     const running = p.run();

@@ -43,6 +43,17 @@ export class HooksEngine extends SamplerBase {
     this.#hook.enable();
   }
 
+  /**
+   * The sample counter starts again from zero at a restart: when it climbs
+   * back to the value it had when the current holder was made, "no sample
+   * since" no longer holds, and a rewrite in place would re-tag samples both
+   * windows already recorded. -1 is a count the sampler never reports, so the
+   * next change of tags always takes a fresh holder.
+   */
+  protected onRestarted(): void {
+    this.#lastCount = -1;
+  }
+
   protected onStopping(): void {
     this.#hook?.disable();
     this.#hook = undefined;

@@ -48,7 +48,7 @@ export interface RawWindow {
   profile?: Profile;
   /** Tagged contexts the engine itself folded into the overflow tag set (past `maxTagSets`). */
   overflowedContexts?: number;
-  /** Requests finished per tag set since the previous window, when integrations count them. */
+  /** Requests finished per tag set while this window was open, when integrations count them. */
   requests?: RequestCounts;
   /** [reqprof/workers seam] worker threads' part, when worker profiling is on (their CPU is already in `totals`). */
   workers?: WorkersInfo;
