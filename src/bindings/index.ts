@@ -1,0 +1,111 @@
+/**
+ * `reqprof/bindings`: makes database and HTTP client drivers deliver their
+ * callbacks and replies in the right request's context. Nothing here runs
+ * until `bindDrivers()` is called; importing reqprof changes no driver.
+ *
+ * Drivers are patched where their classes live, which covers CommonJS and ESM
+ * apps alike: these drivers are CommonJS packages, and even when an ES module
+ * imports them, their own files load each other with `require`. So a driver
+ * already loaded is found in `require.cache`, and one loaded later is caught
+ * by a `require` hook (require-in-the-middle).
+ */
+import { createRequire } from 'node:module';
+import { sep } from 'node:path';
+import { Hook } from 'require-in-the-middle';
+import { optionTypeError } from '../errors.js';
+import { bindIoredis } from './ioredis.js';
+import { restoreAll } from './patch.js';
+import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
+
+/** The drivers `bindDrivers()` knows. */
+export type DriverName = 'pg' | 'ioredis';
+
+export const DRIVERS: readonly DriverName[] = ['pg', 'ioredis'];
+
+interface Target {
+  driver: DriverName;
+  /** The file that defines the class, as `package/path` under node_modules. */
+  file: string;
+  /** The package whose main module is this file, when it is one. */
+  main?: string;
+  bind(exports: unknown): boolean;
+}
+
+const defaultExport = (e: unknown): unknown => (e as { default?: unknown } | undefined)?.default ?? e;
+
+const TARGETS: Target[] = [
+  { driver: 'pg', file: 'pg/lib/client.js', bind: bindPgClient },
+  { driver: 'pg', file: 'pg/lib/connection.js', bind: bindPgConnection },
+  { driver: 'pg', file: 'pg-pool/index.js', main: 'pg-pool', bind: bindPgPool },
+  { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
+];
+
+export interface BindDriversOptions {
+  /** Which drivers to bind; all that reqprof knows by default. */
+  drivers?: readonly DriverName[];
+}
+
+export interface DriverBindings {
+  /** The drivers asked for. */
+  readonly drivers: readonly DriverName[];
+  /** Files patched so far (`pg/lib/client.js`...): drivers loaded later appear when they load. */
+  readonly patched: ReadonlySet<string>;
+  /** Puts every driver back as it was and stops watching `require`. */
+  unbind(): void;
+}
+
+let active: { bindings: DriverBindings; hook: Hook } | undefined;
+
+function asPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+/**
+ * Binds the drivers' callbacks, replies and pooled connections to the
+ * requests they belong to (see docs/drivers.md). Idempotent: a second call
+ * returns the bindings already in place.
+ */
+export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
+  if (options === null || typeof options !== 'object') {
+    throw optionTypeError(`reqprof: bindDrivers(options): options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const drivers = options.drivers ?? DRIVERS;
+  if (!Array.isArray(drivers) || drivers.some((d) => !DRIVERS.includes(d))) {
+    throw optionTypeError(`reqprof: bindDrivers({ drivers }): drivers must be an array of ${DRIVERS.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(drivers)}`);
+  }
+  if (active) return active.bindings;
+  const targets = TARGETS.filter((t) => drivers.includes(t.driver));
+  const patched = new Set<string>();
+  const apply = (t: Target, exports: unknown): void => {
+    if (t.bind(exports)) patched.add(t.file);
+  };
+  // Drivers loaded already (an ES module's imports are all loaded before its body runs).
+  const cache = createRequire(import.meta.url).cache;
+  for (const [filename, mod] of Object.entries(cache)) {
+    const path = asPosix(filename);
+    for (const t of targets) {
+      if (path.endsWith(`/node_modules/${t.file}`) && mod?.loaded) apply(t, mod.exports);
+    }
+  }
+  // Drivers loaded from now on.
+  const packages = [...new Set(targets.map((t) => t.file.split('/')[0]!))];
+  const hook = new Hook(packages, { internals: true }, (exports, name) => {
+    const file = name.split(sep).join('/');
+    for (const t of targets) {
+      if (file === t.file || file === t.main) apply(t, exports);
+    }
+    return exports;
+  });
+  const bindings: DriverBindings = {
+    drivers,
+    patched,
+    unbind() {
+      if (active?.bindings !== bindings) return;
+      hook.unhook();
+      restoreAll();
+      active = undefined;
+    },
+  };
+  active = { bindings, hook };
+  return bindings;
+}
