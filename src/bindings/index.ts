@@ -13,14 +13,15 @@ import { createRequire } from 'node:module';
 import { sep } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { optionTypeError } from '../errors.js';
+import { bindGenericPool } from './generic-pool.js';
 import { bindIoredis } from './ioredis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'ioredis';
+export type DriverName = 'pg' | 'ioredis' | 'generic-pool';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'ioredis'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'ioredis', 'generic-pool'];
 
 interface Target {
   driver: DriverName;
@@ -38,6 +39,7 @@ const TARGETS: Target[] = [
   { driver: 'pg', file: 'pg/lib/connection.js', bind: bindPgConnection },
   { driver: 'pg', file: 'pg-pool/index.js', main: 'pg-pool', bind: bindPgPool },
   { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
+  { driver: 'generic-pool', file: 'generic-pool/lib/Pool.js', bind: bindGenericPool },
 ];
 
 export interface BindDriversOptions {

@@ -9,7 +9,7 @@ import { bindDrivers, type DriverBindings } from '../../src/bindings/index.js';
 import { startPostgres, type DbServer } from '../helpers/db-servers.js';
 import { enginesHere } from '../helpers/engines.js';
 import { loudSkip } from '../helpers/system-tool.js';
-import { assertFair, judge, runService, type Io } from './workload.js';
+import { assertFair, judge, runService, tableRow, type Io } from './workload.js';
 
 let server: DbServer | undefined;
 let skip: string | false = false;
@@ -62,7 +62,7 @@ for (const engine of enginesHere()) {
   test(`[${engine}] without bindDrivers(), the callback of pool.query runs as the requests that opened the pool's connections`, async (t) => {
     if (skip) { t.skip(skip); return; }
     const v = await measure('pool.query(sql, values, callback)', engine);
-    console.log(`[${engine}] unbound pool.query callback\n${v.report}`);
+    console.log(`[${engine}] unbound pool.query callback\n${v.report}\n${tableRow('pg (no bindings)', 'pool.query callback', engine, v)}`);
     // What a user sees on a driver reqprof does not bind: another tenant's CPU on the openers' row.
     assert.ok(v.misattributed > 0.1, v.report);
     assert.ok(v.opener!.measured > v.opener!.truth + v.opener!.bound, v.report);
@@ -85,7 +85,7 @@ describe('with bindDrivers()', () => {
       test(`[${engine}] ${style}: every tenant's CPU, before the query, in its callback or continuation and from a busy pool, is billed to that tenant; nothing to the connection openers`, async (t) => {
         if (skip) { t.skip(skip); return; }
         const v = await measure(style, engine);
-        console.log(`[${engine}] ${style}\n${v.report}`);
+        console.log(`[${engine}] ${style}\n${v.report}\n${tableRow('pg', style, engine, v)}`);
         assertFair(v);
       });
     }
