@@ -45,7 +45,7 @@ async function measure(style: string, engine: 'cped' | 'async-hooks') {
   const pool = newPool();
   // A Client connected by the first request, shared by all later ones.
   const shared = new pg.Client({ host: server!.host, port: server!.port, user: server!.user, database: 'postgres' });
-  let connected: Promise<void> | undefined;
+  let connected: Promise<unknown> | undefined;
   const io = styles[style]!(pool, shared);
   const first: Io = io.style === 'callback'
     ? { style: 'callback', run: (done) => { (connected ??= shared.connect()).then(() => io.run(done), done); } }
