@@ -15,13 +15,14 @@ import { Hook } from 'require-in-the-middle';
 import { optionTypeError } from '../errors.js';
 import { bindGenericPool } from './generic-pool.js';
 import { bindIoredis } from './ioredis.js';
+import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'ioredis' | 'generic-pool';
+export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'generic-pool';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'ioredis', 'generic-pool'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'generic-pool'];
 
 interface Target {
   driver: DriverName;
@@ -38,6 +39,10 @@ const TARGETS: Target[] = [
   { driver: 'pg', file: 'pg/lib/client.js', bind: bindPgClient },
   { driver: 'pg', file: 'pg/lib/connection.js', bind: bindPgConnection },
   { driver: 'pg', file: 'pg-pool/index.js', main: 'pg-pool', bind: bindPgPool },
+  { driver: 'mysql2', file: 'mysql2/lib/base/connection.js', bind: bindMysql2Connection },
+  { driver: 'mysql2', file: 'mysql2/lib/connection.js', bind: bindMysql2Connection },
+  { driver: 'mysql2', file: 'mysql2/lib/base/pool.js', bind: bindMysql2Pool },
+  { driver: 'mysql2', file: 'mysql2/lib/pool.js', bind: bindMysql2Pool },
   { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
   { driver: 'generic-pool', file: 'generic-pool/lib/Pool.js', bind: bindGenericPool },
 ];

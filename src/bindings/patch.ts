@@ -23,6 +23,8 @@ const ORIGINAL = Symbol('reqprof.original');
  */
 export function wrapMethod(target: object, name: string, make: (original: Method) => Method): boolean {
   const t = target as Record<string, unknown>;
+  // Only a class's own methods: an inherited one is patched where it is defined.
+  if (!Object.prototype.hasOwnProperty.call(t, name)) return false;
   const original = t[name];
   if (typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[ORIGINAL] !== undefined) return false;
   const replacement = make(original as Method);

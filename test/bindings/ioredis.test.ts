@@ -22,7 +22,8 @@ before(async () => {
   if ('skip' in s) { skip = loudSkip('ioredis binding tests against Redis', s.skip); return; }
   server = s;
   const r = new Redis({ host: s.host, port: s.port });
-  await r.set(KEY, 'x'.repeat(20_000));
+  // A reply worth parsing: 1000 list items.
+  await r.rpush(KEY, ...Array.from({ length: 1000 }, (_, i) => `item-${i}-${'x'.repeat(16)}`));
   await r.quit();
 });
 after(async () => { await server?.stop(); });
@@ -33,21 +34,21 @@ const lazyClient = () => new Redis({ host: server!.host, port: server!.port, laz
 interface Case { io: Io; close(): Promise<unknown> }
 
 const styles: Record<string, () => Case> = {
-  'redis.get(key, callback), one client connected by the first request': () => {
+  'redis.lrange(key, 0, -1, callback), one client connected by the first request': () => {
     const r = lazyClient();
-    return { io: { style: 'callback', run: (done) => { r.get(KEY, (err) => done(err ?? undefined)); } }, close: () => r.quit() };
+    return { io: { style: 'callback', run: (done) => { r.lrange(KEY, 0, -1, (err) => done(err ?? undefined)); } }, close: () => r.quit() };
   },
-  'await redis.get(key), one client connected by the first request': () => {
+  'await redis.lrange(key, 0, -1), one client connected by the first request': () => {
     const r = lazyClient();
-    return { io: { style: 'promise', run: () => r.get(KEY) }, close: () => r.quit() };
+    return { io: { style: 'promise', run: () => r.lrange(KEY, 0, -1) }, close: () => r.quit() };
   },
-  'generic-pool of 4 clients for 16 requests: acquire, await get, release': () => {
+  'generic-pool of 4 clients for 16 requests: acquire, await lrange, release': () => {
     const pool: Pool<Redis> = createPool({
       create: async () => { const r = new Redis({ host: server!.host, port: server!.port }); await new Promise((ok) => r.once('ready', ok)); return r; },
       destroy: async (r) => { await r.quit(); },
     }, { max: 4 });
     return {
-      io: { style: 'promise', run: async () => { const r = await pool.acquire(); try { return await r.get(KEY); } finally { await pool.release(r); } } },
+      io: { style: 'promise', run: async () => { const r = await pool.acquire(); try { return await r.lrange(KEY, 0, -1); } finally { await pool.release(r); } } },
       close: async () => { await pool.drain(); await pool.clear(); },
     };
   },
@@ -65,7 +66,7 @@ async function measure(style: string, engine: 'cped' | 'async-hooks') {
 for (const engine of enginesHere()) {
   test(`[${engine}] without bindDrivers(), Redis replies are parsed as the request that happened to connect the client`, async (t) => {
     if (skip) { t.skip(skip); return; }
-    const style = 'redis.get(key, callback), one client connected by the first request';
+    const style = 'redis.lrange(key, 0, -1, callback), one client connected by the first request';
     const v = await measure(style, engine);
     console.log(`[${engine}] unbound ${style}\n${v.report}\n${tableRow('ioredis (no bindings)', style, engine, v)}`);
     assert.ok(v.opener!.measured > v.opener!.truth + 2 * v.opener!.bound, v.report);
