@@ -16,13 +16,14 @@ import { optionTypeError } from '../errors.js';
 import { bindGenericPool } from './generic-pool.js';
 import { bindIoredis } from './ioredis.js';
 import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
+import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'generic-pool';
+export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'generic-pool'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool'];
 
 interface Target {
   driver: DriverName;
@@ -44,6 +45,8 @@ const TARGETS: Target[] = [
   { driver: 'mysql2', file: 'mysql2/lib/base/pool.js', bind: bindMysql2Pool },
   { driver: 'mysql2', file: 'mysql2/lib/pool.js', bind: bindMysql2Pool },
   { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
+  { driver: 'redis', file: '@redis/client/dist/lib/client/index.js', bind: (e) => bindNodeRedisClient(defaultExport(e)) },
+  { driver: 'redis', file: '@redis/client/dist/lib/client/pool.js', bind: (e) => bindNodeRedisPool((e as { RedisClientPool?: unknown } | undefined)?.RedisClientPool) },
   { driver: 'generic-pool', file: 'generic-pool/lib/Pool.js', bind: bindGenericPool },
 ];
 
@@ -62,6 +65,12 @@ export interface DriverBindings {
 }
 
 let active: { bindings: DriverBindings; hook: Hook } | undefined;
+
+/** `pg` for `pg/lib/client.js`, `@redis/client` for `@redis/client/dist/...`. */
+function packageOf(file: string): string {
+  const parts = file.split('/');
+  return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
 
 function asPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
@@ -95,7 +104,7 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
     }
   }
   // Drivers loaded from now on.
-  const packages = [...new Set(targets.map((t) => t.file.split('/')[0]!))];
+  const packages = [...new Set(targets.map((t) => packageOf(t.file)))];
   const hook = new Hook(packages, { internals: true }, (exports, name) => {
     const file = name.split(sep).join('/');
     for (const t of targets) {
