@@ -14,6 +14,7 @@ import { sep } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { optionTypeError } from '../errors.js';
 import { bindGenericPool } from './generic-pool.js';
+import { bindHttpAgents } from './http-agent.js';
 import { bindIoredis } from './ioredis.js';
 import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
 import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
@@ -21,9 +22,9 @@ import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool';
+export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http'];
 
 interface Target {
   driver: DriverName;
@@ -95,6 +96,8 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
   const apply = (t: Target, exports: unknown): void => {
     if (t.bind(exports)) patched.add(t.file);
   };
+  // Core modules are always there.
+  if (drivers.includes('http') && bindHttpAgents()) patched.add('node:http');
   // Drivers loaded already (an ES module's imports are all loaded before its body runs).
   const cache = createRequire(import.meta.url).cache;
   for (const [filename, mod] of Object.entries(cache)) {
