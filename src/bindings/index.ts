@@ -21,6 +21,8 @@ import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 
+export { detectSharedConnections, type SharedConnectionFinding, type SharedConnectionOptions } from './shared-connections.js';
+
 /** The drivers `bindDrivers()` knows. */
 export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http';
 
