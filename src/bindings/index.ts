@@ -10,7 +10,7 @@
  * by a `require` hook (require-in-the-middle).
  */
 import { createRequire } from 'node:module';
-import { sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { optionTypeError } from '../errors.js';
 import { bindGenericPool } from './generic-pool.js';
@@ -20,13 +20,14 @@ import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
 import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
+import { bindUndiciClient } from './undici.js';
 
 export { detectSharedConnections, type SharedConnectionFinding, type SharedConnectionOptions } from './shared-connections.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http';
+export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http' | 'undici';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http', 'undici'];
 
 interface Target {
   driver: DriverName;
@@ -34,7 +35,7 @@ interface Target {
   file: string;
   /** The package whose main module is this file, when it is one. */
   main?: string;
-  bind(exports: unknown): boolean;
+  bind(exports: unknown, filename: string): boolean;
 }
 
 const defaultExport = (e: unknown): unknown => (e as { default?: unknown } | undefined)?.default ?? e;
@@ -50,6 +51,7 @@ const TARGETS: Target[] = [
   { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/index.js', bind: (e) => bindNodeRedisClient(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/pool.js', bind: (e) => bindNodeRedisPool((e as { RedisClientPool?: unknown } | undefined)?.RedisClientPool) },
+  { driver: 'undici', file: 'undici/lib/dispatcher/client.js', bind: bindUndiciClient },
   { driver: 'generic-pool', file: 'generic-pool/lib/Pool.js', bind: bindGenericPool },
 ];
 
@@ -95,8 +97,8 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
   if (active) return active.bindings;
   const targets = TARGETS.filter((t) => drivers.includes(t.driver));
   const patched = new Set<string>();
-  const apply = (t: Target, exports: unknown): void => {
-    if (t.bind(exports)) patched.add(t.file);
+  const apply = (t: Target, exports: unknown, filename: string): void => {
+    if (t.bind(exports, filename)) patched.add(t.file);
   };
   // Core modules are always there.
   if (drivers.includes('http') && bindHttpAgents()) patched.add('node:http');
@@ -105,15 +107,15 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
   for (const [filename, mod] of Object.entries(cache)) {
     const path = asPosix(filename);
     for (const t of targets) {
-      if (path.endsWith(`/node_modules/${t.file}`) && mod?.loaded) apply(t, mod.exports);
+      if (path.endsWith(`/node_modules/${t.file}`) && mod?.loaded) apply(t, mod.exports, filename);
     }
   }
   // Drivers loaded from now on.
   const packages = [...new Set(targets.map((t) => packageOf(t.file)))];
-  const hook = new Hook(packages, { internals: true }, (exports, name) => {
+  const hook = new Hook(packages, { internals: true }, (exports, name, basedir) => {
     const file = name.split(sep).join('/');
     for (const t of targets) {
-      if (file === t.file || file === t.main) apply(t, exports);
+      if (file === t.file || file === t.main) apply(t, exports, join(basedir ?? '', t.file.split('/').slice(packageOf(t.file).split('/').length).join(sep)));
     }
     return exports;
   });

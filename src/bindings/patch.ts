@@ -6,24 +6,19 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- driver methods have any shape
 type Method = (this: any, ...args: any[]) => unknown;
 
-interface Applied {
-  target: Record<string, unknown>;
-  name: string;
-  original: unknown;
-}
-
-const applied: Applied[] = [];
+/** Undo steps, in the order the changes were made. */
+const undos: Array<() => void> = [];
 /** Marks a replacement so that a second bind never wraps a wrapper. */
 const ORIGINAL = Symbol('reqprof.original');
 
 /**
- * Replaces `target[name]` with `make(original)`; does nothing when it is not a
- * function (another version of the driver) or is already replaced. Returns
+ * Replaces `target[name]` with `make(original)`; does nothing when it is not
+ * the target's own function (another version of the driver; an inherited
+ * method is patched where it is defined) or is already replaced. Returns
  * whether it replaced it.
  */
-export function wrapMethod(target: object, name: string, make: (original: Method) => Method): boolean {
-  const t = target as Record<string, unknown>;
-  // Only a class's own methods: an inherited one is patched where it is defined.
+export function wrapMethod(target: object, name: string | symbol, make: (original: Method) => Method): boolean {
+  const t = target as Record<string | symbol, unknown>;
   if (!Object.prototype.hasOwnProperty.call(t, name)) return false;
   const original = t[name];
   if (typeof original !== 'function' || (original as unknown as Record<symbol, unknown>)[ORIGINAL] !== undefined) return false;
@@ -31,11 +26,16 @@ export function wrapMethod(target: object, name: string, make: (original: Method
   Object.defineProperty(replacement, ORIGINAL, { value: original });
   Object.defineProperty(replacement, 'name', { value: original.name });
   t[name] = replacement;
-  applied.push({ target: t, name, original });
+  undos.push(() => { t[name] = original; });
   return true;
 }
 
-/** Puts back every replaced method, newest first. */
+/** Records an undo step for a change that is not a method replacement. */
+export function onRestore(undo: () => void): void {
+  undos.push(undo);
+}
+
+/** Undoes every change, newest first. */
 export function restoreAll(): void {
-  for (let a = applied.pop(); a !== undefined; a = applied.pop()) a.target[a.name] = a.original;
+  for (let u = undos.pop(); u !== undefined; u = undos.pop()) u();
 }
