@@ -13,7 +13,8 @@ import type { TagSet } from '../tags.js';
  * context. Running connection set-up in it leaves the connection none of the
  * opener's context, its tags or any other AsyncLocalStorage store. (Not
  * `AsyncLocalStorage#exit`: on Node 20 that disables and re-enables the
- * storage's async hook on every call, tens of µs.)
+ * storage, and with it possibly the shared async hook, on every call: 1.7 to
+ * 2.5 µs per call measured with the profiler on.)
  */
 let outside: AsyncResource | undefined;
 
