@@ -16,7 +16,7 @@
 import type { EventEmitter } from 'node:events';
 import type { TagSet } from '../tags.js';
 import { wrapMethod } from './patch.js';
-import { bindToCaller, currentTags, outsideRequests, runAs } from './scope.js';
+import { UNBOUND, bindToCaller, currentTags, outsideRequests, runAs } from './scope.js';
 
 interface PgQuery {
   callback?: unknown;
@@ -48,8 +48,10 @@ export function bindPgClient(Client: unknown): boolean {
     if (typeof callback === 'function') callback = bindToCaller(callback);
     else if (typeof values === 'function') values = bindToCaller(values);
     else if (config !== null && typeof config === 'object' && typeof (config as PgQuery).callback === 'function') {
-      if (typeof (config as PgQuery).submit === 'function') (config as PgQuery).callback = bindToCaller((config as PgQuery).callback);
-      else config = { ...config, callback: bindToCaller((config as PgQuery).callback) };
+      // pg itself stores the callback on the config object; one reused for
+      // another query still holds the callback bound for the last caller.
+      const cb = (config as PgQuery).callback as { [UNBOUND]?: unknown };
+      (config as PgQuery).callback = bindToCaller(cb[UNBOUND] ?? cb);
     }
     const tags = currentTags();
     const queue = this._queryQueue;

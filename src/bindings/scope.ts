@@ -42,14 +42,19 @@ function runRestoringSampler<R>(resource: AsyncResource, fn: (...a: unknown[]) =
   }
 }
 
+/** On a function `bindToCaller` returned: the function it binds. */
+export const UNBOUND = Symbol('reqprof.unbound');
+
 /** `fn` bound to the caller's whole async context (its tags and every other AsyncLocalStorage); other values as they are. */
 export function bindToCaller<T>(fn: T): T {
   if (typeof fn !== 'function') return fn;
   const resource = new AsyncResource('reqprof.driver-callback');
   const f = fn as (...a: unknown[]) => unknown;
-  return function boundToCaller(this: unknown, ...args: unknown[]): unknown {
+  const bound = function boundToCaller(this: unknown, ...args: unknown[]): unknown {
     return runRestoringSampler(resource, f, this, ...args);
-  } as T;
+  };
+  Object.defineProperty(bound, UNBOUND, { value: f });
+  return bound as T;
 }
 
 /** Runs `fn` with exactly `tags` (driver work known to belong to that request). */

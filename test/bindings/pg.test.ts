@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { lookup, tag } from '../../src/index.js';
 import { bindDrivers, type DriverBindings } from '../../src/bindings/index.js';
 import { startPostgres, type DbServer } from '../helpers/db-servers.js';
 import { enginesHere } from '../helpers/engines.js';
@@ -78,6 +79,23 @@ describe('with bindDrivers()', () => {
     assert.ok(bindings.patched.has('pg/lib/client.js'), [...bindings.patched].join(', '));
     assert.ok(bindings.patched.has('pg/lib/connection.js'));
     assert.ok(bindings.patched.has('pg-pool/index.js'));
+  });
+
+  test('a query config object with a callback, reused by another request, calls back as that other request', async (t) => {
+    if (skip) { t.skip(skip); return; }
+    const client = new pg.Client({ host: server!.host, port: server!.port, user: server!.user, database: 'postgres' });
+    await client.connect();
+    try {
+      const seen: Array<string | undefined> = [];
+      let done: () => void = () => {};
+      const config = { text: 'SELECT 1', callback: () => { seen.push(lookup('tenant')); done(); } };
+      for (const tenant of ['a', 'b']) {
+        await new Promise<void>((resolve) => { done = resolve; tag({ tenant }, () => client.query(config as unknown as string)); });
+      }
+      assert.deepEqual(seen, ['a', 'b']);
+    } finally {
+      await client.end();
+    }
   });
 
   for (const engine of enginesHere()) {
