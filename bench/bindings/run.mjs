@@ -8,6 +8,8 @@
 import http from 'node:http';
 import { newProfiler, tag } from '../../src/index.ts';
 import { bindDrivers } from '../../src/bindings/index.ts';
+import { bindToCaller, outsideRequests, runAs } from '../../src/bindings/scope.ts';
+import { currentTags } from '../../src/context.ts';
 import { startMariadb, startPostgres, startRedis } from '../../test/helpers/db-servers.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -106,6 +108,35 @@ async function timedRun(c) {
   await c.close(client);
   return (d.user + d.system) / QUERIES;
 }
+
+// The building blocks the bindings add per query, alone: end-to-end figures on
+// a shared 2-core machine move by more than these costs from run to run.
+const OPS = 200_000;
+function perOp(fn) {
+  let best = Infinity;
+  for (let run = 0; run < 5; run++) {
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < OPS; i++) fn();
+    const d = process.cpuUsage(t0);
+    best = Math.min(best, ((d.user + d.system) * 1000) / OPS);
+  }
+  return best;
+}
+const noop = () => 0;
+const blocks = tag({ tenant: 'bench' }, () => {
+  const tags = currentTags();
+  return [
+    ['bindToCaller(cb) then calling it once (a callback bound to its caller)', perOp(() => bindToCaller(noop)())],
+    ['runAs(tags, fn) (a chunk or packet handled as its request)', perOp(() => runAs(tags, noop))],
+    ['outsideRequests(fn) (connection set-up; mysql2: every getConnection)', perOp(() => outsideRequests(noop))],
+    ['plain call (reference)', perOp(() => noop())],
+  ];
+});
+console.log(`# Binding building blocks (node ${process.versions.node}, profiler on, inside a tagged request, best of 5 x ${OPS})`);
+console.log('| operation | ns per call |');
+console.log('| --- | ---: |');
+for (const [name, ns] of blocks) console.log(`| ${name} | ${ns.toFixed(0)} |`);
+console.log('');
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 console.log(`# Driver bindings: CPU per query (node ${process.versions.node}, ${ROUNDS} rounds interleaved, ${QUERIES} queries per run, ${CONCURRENCY} in flight, profiler on at 100 Hz)`);
