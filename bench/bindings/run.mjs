@@ -9,7 +9,7 @@ import http from 'node:http';
 import { newProfiler, tag } from '../../src/index.ts';
 import { bindDrivers } from '../../src/bindings/index.ts';
 import { bindToCaller, outsideRequests, runAs } from '../../src/bindings/scope.ts';
-import { currentTags } from '../../src/context.ts';
+import { currentTags, tag as tagHere, untag } from '../../src/context.ts';
 import { startMariadb, startPostgres, startRedis } from '../../test/helpers/db-servers.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -129,6 +129,7 @@ const blocks = tag({ tenant: 'bench' }, () => {
     ['bindToCaller(cb) then calling it once (a callback bound to its caller)', perOp(() => bindToCaller(noop)())],
     ['runAs(tags, fn) (a chunk or packet handled as its request)', perOp(() => runAs(tags, noop))],
     ['outsideRequests(fn) (connection set-up; mysql2: every getConnection)', perOp(() => outsideRequests(noop))],
+    ['untag() then tag(pairs) (ioredis: the rest of a chunk as the next command\'s request)', perOp(() => { untag(); tagHere(tags.pairs); })],
     ['plain call (reference)', perOp(() => noop())],
   ];
 });
