@@ -87,7 +87,7 @@ describe('with bindDrivers()', () => {
         if (skip) { t.skip(skip); return; }
         const v = await measure(style, engine);
         console.log(`[${engine}] ${style}\n${v.report}\n${tableRow('mysql2', style, engine, v)}`);
-        assertFair(v);
+        assertFair(v, v.samples);
       });
     }
   }

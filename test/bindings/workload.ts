@@ -11,7 +11,7 @@
  */
 import type { Profile } from 'pprof-format';
 import { newProfiler, tag, type TagsProfile, type WindowInfo } from '../../src/index.js';
-import { burn, timed } from '../helpers/cpu.js';
+import { burn, shareTolerance, timed } from '../helpers/cpu.js';
 import { forEachSample } from '../../bench/lib/pprof-samples.mjs';
 
 export type Tenant = 'a' | 'b' | 'c' | 'opener';
@@ -134,6 +134,8 @@ export interface Verdict {
   worst: { error: number; bound: number };
   /** The whole row of the tenant that opened the connections. */
   opener: Share | undefined;
+  /** Samples under the burn functions (the `n` of the share bounds). */
+  samples: number;
   /** Untagged CPU over all CPU of the windows (`WindowInfo.untaggedCpu / totalCpu`): driver work nobody could be billed for, and the test's own. */
   untagged: number;
   report: string;
@@ -184,22 +186,25 @@ export function judge(m: Measured): Verdict {
     ...rows.map((s) => `  row ${s.tenant} (all its CPU): truth ${pct(s.truth)} measured ${pct(s.measured)} (error ${pct(Math.abs(s.measured - s.truth))}, 95% bound ${pct(s.bound)})`),
     `  burn CPU billed to: ${[...billedTo].map(([k, v]) => `${k || '(untagged)'} ${pct(v / total)}`).join(', ')}`,
   ];
-  return { misattributed: other / total, attributed: own / total, shares, rows, worst, opener: rows.find((r) => r.tenant === 'opener'), untagged, report: lines.join('\n') };
+  return { misattributed: other / total, attributed: own / total, shares, rows, worst, opener: rows.find((r) => r.tenant === 'opener'), untagged, samples: m.burnSamples, report: lines.join('\n') };
 }
 
 /**
- * The issue's bar: misattributed <= 1%, attributed >= 97%, and every tenant's
- * share and the openers' row within the sampling bound. The report prints each
- * error against its 95% bound; the assertion allows twice that (about 4
- * standard errors), since a 95% bound is by construction exceeded one time in
- * twenty by sampling alone, with attribution exact, and this file checks
- * dozens of shares per run.
+ * The issue's bar: misattributed <= 1% and attributed >= 97% of the burn CPU
+ * (judged per sample, exactly), every tenant's share within the sampling
+ * tolerance, and the openers' row not inflated. The report prints each share
+ * error against its 95% binomial bound; the assertion allows what the
+ * project's other accuracy tests allow (`shareTolerance`: 4 standard errors
+ * plus 3 points), because a sample carries all the thread's CPU since the
+ * previous sample, some of it work done before the burst it lands in, so
+ * shares of 1-2 ms bursts wander past a 95% bound even when every sample is
+ * billed to the right tenant.
  */
-export function assertFair(v: Verdict): void {
+export function assertFair(v: Verdict, samples: number): void {
   if (!(v.misattributed <= 0.01)) throw new Error(`misattributed ${(v.misattributed * 100).toFixed(2)}% > 1%\n${v.report}`);
   if (!(v.attributed >= 0.97)) throw new Error(`attributed ${(v.attributed * 100).toFixed(2)}% < 97%\n${v.report}`);
   for (const s of v.shares) {
-    if (Math.abs(s.measured - s.truth) > 2 * s.bound) throw new Error(`tenant ${s.tenant}'s share is off by more than twice its 95% bound\n${v.report}`);
+    if (Math.abs(s.measured - s.truth) > shareTolerance(s.truth, samples)) throw new Error(`tenant ${s.tenant}'s share is off by more than the sampling tolerance\n${v.report}`);
   }
   if (v.opener && v.opener.measured > v.opener.truth + 2 * v.opener.bound) throw new Error(`the connection openers' row is inflated\n${v.report}`);
 }
