@@ -19,6 +19,8 @@ export interface RegisterConfig {
   /** The debug endpoint's port; undefined: no endpoint. */
   debugPort: number | undefined;
   debugHost: string;
+  /** Whether database and HTTP client drivers are bound to their callers (reqprof/bindings). */
+  bindDrivers: boolean;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -60,12 +62,16 @@ export function parseRegisterConfig(env: Env): ConfigResult {
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
 
-  let enabled = true;
-  const e = get('REQPROF_ENABLED');
-  if (e !== undefined) {
-    if (/^(false|0|off|no)$/i.test(e)) enabled = false;
-    else if (!/^(true|1|on|yes)$/i.test(e)) bad('REQPROF_ENABLED', 'true or false (also 1/0, on/off, yes/no)');
-  }
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = get(name);
+    if (v === undefined) return fallback;
+    if (/^(false|0|off|no)$/i.test(v)) return false;
+    if (/^(true|1|on|yes)$/i.test(v)) return true;
+    bad(name, 'true or false (also 1/0, on/off, yes/no)');
+    return fallback;
+  };
+  const enabled = bool('REQPROF_ENABLED', true);
+  const bindDrivers = bool('REQPROF_BIND_DRIVERS', true);
 
   let processors = DEFAULTS.processors;
   const p = get('REQPROF_PROCESSORS');
@@ -114,6 +120,7 @@ export function parseRegisterConfig(env: Env): ConfigResult {
     reportFile: get('REQPROF_REPORT_FILE') ?? DEFAULTS.reportFile,
     debugPort,
     debugHost: get('REQPROF_DEBUG_HOST') ?? DEFAULTS.debugHost,
+    bindDrivers,
   };
   return problems.length === 0 ? { ok: true, config: result } : { ok: false, problems };
 }

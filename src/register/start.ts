@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { autoTagRequests, ignoreServer, type AutoTagger } from '../integrations/routes/auto-tag.js';
+import { bindDrivers } from '../bindings/index.js';
 import { hookFrameworkModules } from '../integrations/routes/module-hooks.js';
 import type { Logger } from '../logger.js';
 import type { Profiler } from '../profiler.js';
@@ -40,6 +41,8 @@ export function startRegister(env: Readonly<Record<string, string | undefined>>,
   try {
     // Before the app's own modules load: frameworks are hooked as they load, servers as they serve.
     hookFrameworkModules(config.headerTags);
+    // Pooled connections never bill the request that opened them; callbacks carry their caller's tags.
+    if (config.bindDrivers) bindDrivers();
     tagger = autoTagRequests({ headerTags: config.headerTags, logger });
   } catch (err) {
     logger.error({ err }, 'reqprof/register: could not install request tagging; the app runs without reqprof');

@@ -3,7 +3,9 @@
  * and what it must never change: its responses, its exit, its signals.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { startPostgres, type DbServer } from '../helpers/db-servers.js';
+import { loudSkip } from '../helpers/system-tool.js';
 import { FIXTURES, byKey, runFixture, type FixtureRun } from './run-fixture.js';
 
 const TAGGED = { REQPROF_TAG_HEADERS: 'x-tenant:tenant' };
@@ -157,6 +159,51 @@ describe('worker threads under reqprof/register', () => {
     const n = [...rows.values()].reduce((sum, r) => sum + r.samples, 0);
     const bound = 1.96 * Math.sqrt(trueShare * (1 - trueShare) / n) + 0.03;
     assert.ok(Math.abs(share - trueShare) <= bound, `tenant a's share ${(100 * share).toFixed(1)}% vs ${(100 * trueShare).toFixed(1)}% (bound ±${(100 * bound).toFixed(1)} pp)`);
+  });
+});
+
+describe('database drivers under reqprof/register', () => {
+  let pgServer: DbServer | undefined;
+  let skip: string | false = false;
+  before(async () => {
+    const s = await startPostgres();
+    if ('skip' in s) skip = loudSkip('reqprof/register over a real PostgreSQL', s.skip);
+    else pgServer = s;
+  });
+  after(async () => { await pgServer?.stop(); });
+
+  /** Each tenant's CPU as profiled against what its callbacks burnt, over the requests of a pg Pool smaller than the concurrency. */
+  async function pgShares(bind: boolean): Promise<{ a: number; b: number; trueA: number; bound: number; detail: string }> {
+    const run = await runFixture({
+      args: ['--import', 'reqprof/register', FIXTURES + 'pg-app.mjs'],
+      env: { ...TAGGED, REQPROF_SAMPLING_INTERVAL_US: '1000', PGPORT: String(pgServer!.port), REQPROF_BIND_DRIVERS: bind ? 'true' : 'false' },
+      onLine: (line, child) => {
+        if (line === 'READY') child.kill('SIGTERM');
+      },
+    });
+    assert.equal(run.signal, 'SIGTERM', run.stderr);
+    const truth = run.truth!.cpuMs;
+    const rows = byKey(run);
+    const a = rows.get('method=GET|tenant=a')?.cpuMs ?? 0;
+    const b = rows.get('method=GET|tenant=b')?.cpuMs ?? 0;
+    const trueA = truth.a! / (truth.a! + truth.b!);
+    const n = [...rows.values()].reduce((sum, r) => sum + r.samples, 0);
+    const bound = 1.96 * Math.sqrt(trueA * (1 - trueA) / n) + 0.03;
+    return { a, b, trueA, bound, detail: `a ${a.toFixed(1)} ms, b ${b.toFixed(1)} ms; truth a ${truth.a!.toFixed(1)}, b ${truth.b!.toFixed(1)} ms` };
+  }
+
+  it('a pg Pool callback\'s CPU is billed to the tenant whose request it answers, not to the one that opened the connection', async (t) => {
+    if (skip) return t.skip(skip);
+    const r = await pgShares(true);
+    const share = r.a / (r.a + r.b);
+    assert.ok(Math.abs(share - r.trueA) <= r.bound, `tenant a's share ${(100 * share).toFixed(1)}% vs ${(100 * r.trueA).toFixed(1)}% (bound ±${(100 * r.bound).toFixed(1)} pp): ${r.detail}`);
+  });
+
+  it('with REQPROF_BIND_DRIVERS=false the same service bills callbacks to the connection openers (what the bindings prevent)', async (t) => {
+    if (skip) return t.skip(skip);
+    const r = await pgShares(false);
+    const share = r.a / (r.a + r.b);
+    assert.ok(Math.abs(share - r.trueA) > r.bound, `unbound, tenant a's share ${(100 * share).toFixed(1)}% vs ${(100 * r.trueA).toFixed(1)}%: ${r.detail}`);
   });
 });
 

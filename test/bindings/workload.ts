@@ -1,0 +1,216 @@
+/**
+ * A service's requests over a real database driver, measured against the CPU
+ * they timed themselves. Tenants a, b and c (a skewed 6:3:1 mix) burn known
+ * CPU before their I/O and in the callback or continuation after it, with
+ * more requests in flight than the pool has connections. Four `opener`
+ * requests go first and open the pool's connections.
+ *
+ * Each tenant burns in a function of its own (`burnForTenantA`...), so every
+ * sample of the labelled pprof says both whose burn it was (its stack) and
+ * whom reqprof billed (its labels).
+ */
+import type { Profile } from 'pprof-format';
+import { newProfiler, tag, type TagsProfile, type WindowInfo } from '../../src/index.js';
+import { burn, shareTolerance, timed } from '../helpers/cpu.js';
+import { forEachSample } from '../../bench/lib/pprof-samples.mjs';
+
+export type Tenant = 'a' | 'b' | 'c' | 'opener';
+
+const BURNERS: Record<Tenant, (ms: number) => void> = {
+  a: function burnForTenantA(ms: number) { burn(ms); },
+  b: function burnForTenantB(ms: number) { burn(ms); },
+  c: function burnForTenantC(ms: number) { burn(ms); },
+  opener: function burnForTenantOpener(ms: number) { burn(ms); },
+};
+const TENANT_OF_BURNER = new Map(Object.entries(BURNERS).map(([t, f]) => [f.name, t as Tenant]));
+
+/** One I/O of the driver under test, in the style the case exercises. */
+export type Io =
+  | { style: 'callback'; run(done: (err?: unknown) => void): void }
+  | { style: 'promise'; run(): Promise<unknown> };
+
+export interface Truth {
+  /** ms of CPU each tenant timed around its burns. */
+  ms: Map<Tenant, number>;
+}
+
+const MIX: Tenant[] = ['a', 'a', 'a', 'a', 'a', 'a', 'b', 'b', 'b', 'c'];
+
+/** One request: burn, I/O, burn in the callback / after the await. */
+function request(tenant: Tenant, io: Io, truth: Truth, beforeMs: number, afterMs: number): Promise<void> {
+  const add = (ms: number) => truth.ms.set(tenant, (truth.ms.get(tenant) ?? 0) + ms);
+  return tag({ tenant }, () => {
+    add(timed(() => BURNERS[tenant](beforeMs)));
+    if (io.style === 'promise') {
+      return io.run().then(() => { add(timed(() => BURNERS[tenant](afterMs))); });
+    }
+    return new Promise<void>((resolve, reject) => {
+      io.run((err) => {
+        if (err) { reject(err); return; }
+        add(timed(() => BURNERS[tenant](afterMs)));
+        resolve();
+      });
+    });
+  });
+}
+
+export interface Measured {
+  /** Burn CPU (ns) sampled, by whose burn it was and whom it was billed to ('' = untagged). */
+  burnCpu: Map<Tenant, Map<string, number>>;
+  burnSamples: number;
+  /** All CPU (ns) billed to each tenant, any stack, and the tagged samples behind it. */
+  rowCpu: Map<string, number>;
+  rowSamples: number;
+  truth: Truth;
+  windows: Array<{ profiles: TagsProfile[]; window: WindowInfo }>;
+}
+
+/**
+ * Runs the service for `requests` requests with `concurrency` in flight under
+ * a profiler on `engine`, and returns what the labelled pprof says.
+ */
+export async function runService(io: Io, engine: 'cped' | 'async-hooks', opts: { requests?: number; concurrency?: number; openers?: number } = {}): Promise<Measured> {
+  const requests = opts.requests ?? 500;
+  const concurrency = opts.concurrency ?? 16;
+  const openers = opts.openers ?? 4;
+  const windows: Measured['windows'] = [];
+  const processor = Object.assign((profiles: TagsProfile[], window: WindowInfo) => { windows.push({ profiles, window }); }, { needs: { profile: true } });
+  const profiler = newProfiler(processor, 0, 60_000, { samplingIntervalMicros: 1000, engine });
+  const running = profiler.run();
+  const truth: Truth = { ms: new Map() };
+  try {
+    // The first requests open the pool's connections.
+    await Promise.all(Array.from({ length: openers }, () => request('opener', io, truth, 1, 1)));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < requests) {
+        const i = next++;
+        await request(MIX[i % MIX.length]!, io, truth, 1, 2);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    await profiler.stop();
+    await running;
+  }
+  const burnCpu = new Map<Tenant, Map<string, number>>();
+  const rowCpu = new Map<string, number>();
+  let burnSamples = 0;
+  let rowSamples = 0;
+  for (const w of windows) {
+    for (const p of w.window.profiles ?? []) {
+      forEachSample(p as Profile, ({ cpu, labels, stack }: { cpu: number; labels: Record<string, string>; stack: string[] }) => {
+        const billed = labels.tenant ?? '';
+        if (billed !== '') { rowCpu.set(billed, (rowCpu.get(billed) ?? 0) + cpu); rowSamples++; }
+        const owner = stack.map((f) => TENANT_OF_BURNER.get(f)).find((t) => t !== undefined);
+        if (owner === undefined) return;
+        const m = burnCpu.get(owner) ?? new Map<string, number>();
+        m.set(billed, (m.get(billed) ?? 0) + cpu);
+        burnCpu.set(owner, m);
+        burnSamples++;
+      });
+    }
+  }
+  return { burnCpu, burnSamples, rowCpu, rowSamples, truth, windows };
+}
+
+export interface Share {
+  tenant: Tenant;
+  truth: number;
+  measured: number;
+  bound: number;
+}
+
+export interface Verdict {
+  /** Burn CPU billed to another tenant, over all burn CPU sampled. */
+  misattributed: number;
+  /** Burn CPU billed to its own tenant, over all burn CPU sampled. */
+  attributed: number;
+  /** Per tenant: share of burn CPU billed to it vs its timed share, and the 95% bound. */
+  shares: Share[];
+  /** Per tenant: its whole row (any stack) as a share of all tagged CPU vs its timed share. */
+  rows: Share[];
+  /** Largest |measured - truth| over the burn shares, and that tenant's bound. */
+  worst: { error: number; bound: number };
+  /** The whole row of the tenant that opened the connections. */
+  opener: Share | undefined;
+  /** Samples under the burn functions (the `n` of the share bounds). */
+  samples: number;
+  /** Untagged CPU over all CPU of the windows (`WindowInfo.untaggedCpu / totalCpu`): driver work nobody could be billed for, and the test's own. */
+  untagged: number;
+  report: string;
+}
+
+export const bound95 = (p: number, n: number): number => 1.96 * Math.sqrt((p * (1 - p)) / Math.max(n, 1));
+
+export function judge(m: Measured): Verdict {
+  let total = 0;
+  let own = 0;
+  let other = 0;
+  const billedTo = new Map<string, number>();
+  for (const [owner, byBilled] of m.burnCpu) {
+    for (const [billed, cpu] of byBilled) {
+      total += cpu;
+      if (billed === owner) own += cpu;
+      else if (billed !== '') other += cpu;
+      billedTo.set(billed, (billedTo.get(billed) ?? 0) + cpu);
+    }
+  }
+  let truthTotal = 0;
+  for (const v of m.truth.ms.values()) truthTotal += v;
+  const tenants = [...m.truth.ms.keys()].sort();
+  const shares = tenants.map((t) => {
+    const p = (m.truth.ms.get(t) ?? 0) / truthTotal;
+    return { tenant: t, truth: p, measured: (billedTo.get(t) ?? 0) / total, bound: bound95(p, m.burnSamples) };
+  });
+  let rowTotal = 0;
+  for (const v of m.rowCpu.values()) rowTotal += v;
+  const rows = tenants.map((t) => {
+    const p = (m.truth.ms.get(t) ?? 0) / truthTotal;
+    return { tenant: t, truth: p, measured: (m.rowCpu.get(t) ?? 0) / rowTotal, bound: bound95(p, m.rowSamples) };
+  });
+  let worst = { error: 0, bound: 0 };
+  for (const s of shares) {
+    const e = Math.abs(s.measured - s.truth);
+    if (e >= worst.error) worst = { error: e, bound: s.bound };
+  }
+  let untaggedCpu = 0;
+  let allCpu = 0;
+  for (const w of m.windows) { untaggedCpu += w.window.untaggedCpu; allCpu += w.window.totalCpu; }
+  const untagged = allCpu > 0 ? untaggedCpu / allCpu : 0;
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const lines = [
+    `window: ${(allCpu / 1e6).toFixed(0)} ms of CPU, ${pct(untagged)} untagged (WindowInfo.untaggedCpu)`,
+    `burn CPU sampled ${(total / 1e6).toFixed(0)} ms in ${m.burnSamples} samples (timed ${truthTotal.toFixed(0)} ms): attributed ${pct(own / total)}, misattributed ${pct(other / total)}, untagged ${pct((total - own - other) / total)}`,
+    ...shares.map((s) => `  burn share ${s.tenant}: truth ${pct(s.truth)} measured ${pct(s.measured)} (error ${pct(Math.abs(s.measured - s.truth))}, 95% bound ${pct(s.bound)})`),
+    ...rows.map((s) => `  row ${s.tenant} (all its CPU): truth ${pct(s.truth)} measured ${pct(s.measured)} (error ${pct(Math.abs(s.measured - s.truth))}, 95% bound ${pct(s.bound)})`),
+    `  burn CPU billed to: ${[...billedTo].map(([k, v]) => `${k || '(untagged)'} ${pct(v / total)}`).join(', ')}`,
+  ];
+  return { misattributed: other / total, attributed: own / total, shares, rows, worst, opener: rows.find((r) => r.tenant === 'opener'), untagged, samples: m.burnSamples, report: lines.join('\n') };
+}
+
+/**
+ * The issue's bar: misattributed <= 1% and attributed >= 97% of the burn CPU
+ * (judged per sample, exactly), every tenant's share within the sampling
+ * tolerance, and the openers' row not inflated. The report prints each share
+ * error against its 95% binomial bound; the assertion allows what the
+ * project's other accuracy tests allow (`shareTolerance`: 4 standard errors
+ * plus 3 points), because a sample carries all the thread's CPU since the
+ * previous sample, some of it work done before the burst it lands in, so
+ * shares of 1-2 ms bursts wander past a 95% bound even when every sample is
+ * billed to the right tenant.
+ */
+export function assertFair(v: Verdict, samples: number): void {
+  if (!(v.misattributed <= 0.01)) throw new Error(`misattributed ${(v.misattributed * 100).toFixed(2)}% > 1%\n${v.report}`);
+  if (!(v.attributed >= 0.97)) throw new Error(`attributed ${(v.attributed * 100).toFixed(2)}% < 97%\n${v.report}`);
+  for (const s of v.shares) {
+    if (Math.abs(s.measured - s.truth) > shareTolerance(s.truth, samples)) throw new Error(`tenant ${s.tenant}'s share is off by more than the sampling tolerance\n${v.report}`);
+  }
+  if (v.opener && v.opener.measured > v.opener.truth + 2 * v.opener.bound) throw new Error(`the connection openers' row is inflated\n${v.report}`);
+}
+
+/** One row of the per-driver table (grep `TABLE |` in the test output). */
+export function tableRow(driver: string, style: string, engine: string, v: Verdict): string {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  return `TABLE | ${driver} | ${style} | node ${process.versions.node} ${engine} | ${pct(v.misattributed)} | ${pct(v.attributed)} | ${pct(v.worst.error)} / ${pct(v.worst.bound)} | opener row ${pct(v.opener?.measured ?? 0)} vs ${pct(v.opener?.truth ?? 0)} ± ${pct(v.opener?.bound ?? 0)} | untagged ${pct(v.untagged)}`;
+}
