@@ -72,7 +72,8 @@ export function pprofProcessor(options: PprofProcessorOptions): PprofProcessor {
       await writeFileAtomic(join(dir, name), await gzipAsync(await startingAt(profile, startMs).encodeAsync()));
       names.push(name);
     }
-    await prune(dir, pattern, limits, new Set(names));
+    // The newest file stays even when it alone is over maxBytes; the delivery's earlier ones (merged windows) obey the limits.
+    await prune(dir, pattern, limits, new Set(names.slice(-1)));
     return names;
   }
 
@@ -87,7 +88,7 @@ export function pprofProcessor(options: PprofProcessorOptions): PprofProcessor {
       writeFileAtomicSync(join(dir, name), gzipSync(startingAt(profile, startMs).encode()));
       names.push(name);
     }
-    pruneSync(dir, pattern, limits, new Set(names));
+    pruneSync(dir, pattern, limits, new Set(names.slice(-1)));
     return names;
   }
 

@@ -11,6 +11,7 @@ import { pprofProcessor } from '../../src/processors/pprof.js';
 import { FilePattern } from '../../src/processors/pprof/file-pattern.js';
 import { filesToDelete, type PatternFile } from '../../src/processors/pprof/retention.js';
 import { runRoutes } from '../helpers/hot-workload.js';
+import { loopOf } from '../../src/loop/test-seam.js';
 import { MemoryLogger } from '../helpers/logger.js';
 import { ensureDebianTool, loudSkip } from '../helpers/system-tool.js';
 
@@ -194,11 +195,17 @@ describe('pprof retention with a real profiler', () => {
       const written: string[] = [];
       const profiler = newProfiler(pprofProcessor({ dir, fileName: 'cpu-{seq}.pb.gz', maxFiles: 2, onFile: (f) => written.push(f) }),
         0, 150, { samplingIntervalMicros: 1000 });
-      void profiler.run();
+      // Windows end when the test says (the loop's manual clock), not when 150 ms have passed.
+      const seam = loopOf(profiler).useManualClock();
+      const running = profiler.run();
       try {
-        await runRoutes(1000);
+        for (let i = 0; i < 4; i++) {
+          await runRoutes(100);
+          await seam.endWindow();
+        }
       } finally {
         await profiler.stop();
+        await running;
       }
       assert.ok(written.length >= 4, `only ${written.length} windows written`);
       assert.equal(written[0], join(dir, 'cpu-000042.pb.gz'));
@@ -216,11 +223,16 @@ describe('pprof retention with a real profiler', () => {
     try {
       const written: string[] = [];
       const profiler = newProfiler(pprofProcessor({ dir, maxBytes: 10, onFile: (f) => written.push(f) }), 0, 150, { samplingIntervalMicros: 1000 });
-      void profiler.run();
+      const seam = loopOf(profiler).useManualClock();
+      const running = profiler.run();
       try {
-        await runRoutes(600);
+        // Three windows ended back to back: the processor, busy writing the first, gets the next two merged
+        // into one delivery of two profiles; of those only the newest may stay over maxBytes.
+        await runRoutes(300);
+        for (let i = 0; i < 3; i++) await seam.endWindow();
       } finally {
         await profiler.stop();
+        await running;
       }
       assert.ok(written.length >= 2);
       assert.deepEqual(readdirSync(dir), [written.at(-1)!.slice(dir.length + 1)]);
