@@ -12,7 +12,7 @@ describe('REQPROF_* variables', () => {
     assert.ok(r.ok);
     assert.deepEqual(r.config, {
       enabled: true, processors: ['log'], windowMs: 30_000, intervalMs: 0, samplingIntervalMicros: 10_000, headerTags: [],
-      pprofDir: 'reqprof-pprof', reportFile: 'reqprof-report.html', debugPort: undefined, debugHost: '127.0.0.1',
+      pprofDir: 'reqprof-pprof', reportFile: 'reqprof-report.html', debugPort: undefined, debugHost: '127.0.0.1', bindDrivers: true,
     });
   });
 
@@ -37,6 +37,14 @@ describe('REQPROF_* variables', () => {
       const r = parseRegisterConfig({ REQPROF_ENABLED: v });
       assert.ok(r.ok && !r.config.enabled, v);
     }
+  });
+
+  it('REQPROF_BIND_DRIVERS=false leaves the database and HTTP client drivers unbound; a bad value is named', () => {
+    const r = parseRegisterConfig({ REQPROF_BIND_DRIVERS: 'false' });
+    assert.ok(r.ok && !r.config.bindDrivers);
+    const bad = parseRegisterConfig({ REQPROF_BIND_DRIVERS: 'sometimes' });
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.problems.map((p) => p.variable), ['REQPROF_BIND_DRIVERS']);
   });
 
   it('each bad variable is named with its value and what is accepted', () => {
