@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer, request } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -16,7 +16,7 @@ import { lookup, newProfiler, tag, type WindowInfo } from '../../src/index.js';
 import { createDebugRecorder, debugHandler, startDebugServer, type DebugServer, type RecordedWindow } from '../../src/integrations/http.js';
 import { isDebugServer } from '../../src/debug/server.js';
 import { ROUTES, runRoutes } from '../helpers/hot-workload.js';
-import { loudSkip } from '../helpers/system-tool.js';
+import { findSystemTool, loudSkip } from '../helpers/system-tool.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
 
@@ -65,11 +65,6 @@ function reportModel(html: string): { latest: { reason: string; rows: Array<{ ke
   const m = /<script type="application\/json" id="reqprof-data">([\s\S]*?)<\/script>/.exec(html);
   assert.ok(m, 'no embedded data in the page');
   return JSON.parse(m[1]!);
-}
-
-function installed(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
 describe('the debug endpoint on a real server, fed by a real profiler', () => {
@@ -171,8 +166,9 @@ describe('the debug endpoint on a real server, fed by a real profiler', () => {
   });
 
   test('in a real browser the page served over HTTP draws its table and flame graph (its inline script runs under the CSP header)', async (t) => {
-    const path = installed('chromium');
-    if (!path) return t.skip(loudSkip('the Chromium check of /debug/reqprof/', 'chromium is not installed: apt-get install chromium'));
+    const tool = findSystemTool('chromium', 'chromium');
+    if ('skip' in tool) return t.skip(loudSkip('the Chromium check of /debug/reqprof/', tool.skip));
+    const path = tool.path;
     const browser = await chromium.launch({ executablePath: path, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     try {
       const page = await browser.newPage();
@@ -192,8 +188,9 @@ describe('the debug endpoint on a real server, fed by a real profiler', () => {
   });
 
   test('go tool pprof -tags reads the profile straight from the URL', async (t) => {
-    const go = installed('go');
-    if (!go) return t.skip(loudSkip('go tool pprof on the debug endpoint', 'go is not installed: apt-get install golang-go'));
+    const tool = findSystemTool('go', 'golang-go');
+    if ('skip' in tool) return t.skip(loudSkip('go tool pprof on the debug endpoint', tool.skip));
+    const go = tool.path;
     const dir = mkdtempSync(join(tmpdir(), 'reqprof-debug-pprof-'));
     try {
       for (const path of ['/debug/reqprof/profile', '/debug/pprof/profile?seconds=3600']) {
