@@ -43,6 +43,16 @@ export class HooksEngine extends SamplerBase {
     this.#hook.enable();
   }
 
+  /**
+   * The addon zeroes the sample counter each time it (re)starts sampling, at
+   * every window: a count equal to the one the holder was made at no longer
+   * means no sample has seen it. The next change of tags takes a fresh holder.
+   */
+  protected onWindow(): number {
+    this.#lastCount = -1;
+    return 0;
+  }
+
   protected onStopping(): void {
     this.#hook?.disable();
     this.#hook = undefined;
