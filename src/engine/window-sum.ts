@@ -223,9 +223,16 @@ export class WindowSum {
   }
 }
 
+/** A tree node's function key, made once per node (a node has many samples). */
+const functionKeys = new WeakMap<RawNode, string>();
+
 /** Adds a sample's CPU to its leaf function within the tag set. */
 function addFunction(t: TagSetTotals, node: RawNode, cpu: number): void {
-  const key = `${node.name ?? ''}\u0000${node.scriptName ?? ''}\u0000${node.lineNumber ?? 0}`;
+  let key = functionKeys.get(node);
+  if (key === undefined) {
+    key = `${node.name ?? ''}\u0000${node.scriptName ?? ''}\u0000${node.lineNumber ?? 0}`;
+    functionKeys.set(node, key);
+  }
   t.functions ??= new Map<string, FunctionTotals>();
   const f = t.functions.get(key);
   if (f === undefined) {
