@@ -39,7 +39,7 @@ const TIME_SPAN = 2 ** 30;
  * requests: the tail of the one before and the head of its own, split at an
  * unknown moment of the interval. Billed whole to its own tags, every request
  * that another follows back to back loses its tail to that one (measured at
- * 1 kHz: a 2-3 ms route always followed by another read 10-14% under its own
+ * 1 kHz: a 2-3 ms route always followed by another read 8-18% under its own
  * CPU, on both engine paths). Half goes to each: with the switch uniformly
  * placed in the interval, both get what they used, on average.
  */
