@@ -44,14 +44,13 @@ export class HooksEngine extends SamplerBase {
   }
 
   /**
-   * The sample counter starts again from zero at a restart: when it climbs
-   * back to the value it had when the current holder was made, "no sample
-   * since" no longer holds, and a rewrite in place would re-tag samples both
-   * windows already recorded. -1 is a count the sampler never reports, so the
-   * next change of tags always takes a fresh holder.
+   * The addon zeroes the sample counter each time it (re)starts sampling, at
+   * every window: a count equal to the one the holder was made at no longer
+   * means no sample has seen it. The next change of tags takes a fresh holder.
    */
-  protected onRestarted(): void {
+  protected onWindow(): number {
     this.#lastCount = -1;
+    return 0;
   }
 
   protected onStopping(): void {

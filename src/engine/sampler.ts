@@ -92,8 +92,6 @@ export abstract class SamplerBase implements SamplerEngine {
   protected onStarted(): void {}
   /** Path-specific teardown each time sampling stops. */
   protected onStopping(): void {}
-  /** Called right after a restart (`stop(true)`): the native sample counter has started again from zero. */
-  protected onRestarted(): void {}
   /**
    * Whether tagging keeps going through this engine's bridge while sampling is
    * stopped between windows (pause, interval): CPED does, so that requests
@@ -173,7 +171,6 @@ export abstract class SamplerBase implements SamplerEngine {
         ownership.owner = undefined;
       }
     }
-    if (restart) this.onRestarted();
     this.#windowStart = end;
     const overflowedContexts = this.onWindow();
     const probe = this.#probe;

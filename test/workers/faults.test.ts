@@ -146,10 +146,11 @@ describe('worker threads under faults', () => {
     const { profiler, windows } = start(logger);
     const w1 = plainWorker();
     const w2 = plainWorker();
-    const r1 = await ask(w1, 'crashy', { iterations: 1500 });
+    // Tasks of tens of ms: a task's two edges may each be off by up to half a sampling interval.
+    const r1 = await ask(w1, 'crashy', { iterations: 6000 });
     void ask(w1, 'crashy', { crash: true });
     await exited(w1);
-    const r2 = await ask(w2, 'steady', { iterations: 1500 });
+    const r2 = await ask(w2, 'steady', { iterations: 6000 });
     await profiler.stop();
     await w2.terminate();
     assert.equal(windows.length, 1);
