@@ -1,5 +1,5 @@
 // Console tables for the demo: CPU per tag set next to the server's own timing.
-import { parseKey } from 'reqprof';
+import { parseKey, shareMargin } from 'reqprof';
 
 /** Milliseconds of timed CPU work per tag key (and requests per key), taken window by window. */
 export class TruthTable {
@@ -27,11 +27,6 @@ function label(key) {
   const parts = [];
   for (let i = 0; i < t.length; i += 2) parts.push(`${t[i]}=${t[i + 1]}`);
   return parts.join(' ');
-}
-
-/** Half-width of the 95% interval of a share estimated from n samples. */
-function margin(p, n) {
-  return n > 0 ? 1.96 * Math.sqrt((p * (1 - p)) / n) : 0;
 }
 
 /** Sums profiles over the tags not in `keep` (the demo's truth is per route and tenant). */
@@ -64,7 +59,7 @@ export function printWindow(index, profiles, window, truth) {
     const share = taggedCpu > 0 ? p.value / taggedCpu : 0;
     const t = truthTotal > 0 ? (truth.get(p.key) ?? 0) / truthTotal : 0;
     const perReq = p.requests > 0 ? (p.value / 1e6 / p.requests).toFixed(2) : '-';
-    console.log(`  ${pad(label(p.key), 32)} ${(p.value / 1e6).toFixed(1).padStart(8)} ${pct(share)} ${pct(margin(share, taggedSamples)).replace(' ', '±').padStart(6)} ${pct(t)} ${String(p.requests).padStart(5)} ${perReq.padStart(7)}`);
+    console.log(`  ${pad(label(p.key), 32)} ${(p.value / 1e6).toFixed(1).padStart(8)} ${pct(share)} ${pct(shareMargin(share, taggedSamples)).replace(' ', '±').padStart(6)} ${pct(t)} ${String(p.requests).padStart(5)} ${perReq.padStart(7)}`);
   }
   const bySize = fold(profiles.filter((p) => p.key !== ''), ['size']);
   console.log(`  message-stage tag: ${bySize.map((p) => `${label(p.key) || '(none)'} ${pct(taggedCpu ? p.value / taggedCpu : 0).trim()}`).join(', ')}`);
