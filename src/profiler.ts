@@ -1,7 +1,7 @@
 import { lookup, runWithTags, tag, untag } from './context.js';
 import { Delivery } from './delivery.js';
 import type { EngineMode } from './engine/index.js';
-import { getDefaultLogger, type Logger } from './logger.js';
+import { lazyDefaultLogger } from './logger.js';
 import { registerLoop } from './loop/test-seam.js';
 import { WindowLoop, type LoopPhase } from './loop/window-loop.js';
 import { optionTypeError } from './errors.js';
@@ -41,7 +41,7 @@ export class Profiler {
 
   constructor(processor?: Processor | Processor[] | ProfilerConfig, interval?: number, window?: number, options?: ProfilerOptions) {
     this.#o = isProfilerConfig(processor) ? resolveConfig(processor, logProcessor) : resolveOptions(processor, interval, window, options, logProcessor);
-    this.#faults = new RateLimitedLog(this.#o.logger ?? lazyLogger());
+    this.#faults = new RateLimitedLog(this.#o.logger ?? lazyDefaultLogger());
     // A processor may take until the next window is ready, and at least flushTimeoutMs.
     const boundMs = Math.max(this.#o.flushTimeoutMs, this.#o.windowMs + this.#o.intervalMs);
     this.#deliveries = this.#o.processors.map((p, i) => new Delivery(p, i, this.#faults, this.#o.topFunctions, boundMs));
@@ -146,14 +146,6 @@ export class Profiler {
         `reqprof: processor(s) ${busy.join(', ')} still busy after ${this.#o.flushTimeoutMs} ms; not waiting any longer`);
     }
   }
-}
-
-function lazyLogger(): Logger {
-  return {
-    info: (o, m) => getDefaultLogger().info(o, m),
-    warn: (o, m) => getDefaultLogger().warn(o, m),
-    error: (o, m) => getDefaultLogger().error(o, m),
-  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { currentTags, runWithTags } from '../context.js';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { lazyDefaultLogger, type Logger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { TracerChain, newRPCInfo } from '../tracer/chain.js';
 import type { MutableRPCInfo, RPCInfo } from '../tracer/types.js';
@@ -19,11 +19,7 @@ export class ClientTracing {
   readonly callerHeader: string | undefined;
 
   constructor(o: ServerOptions, where: string) {
-    const logger: Logger = o.logger ?? {
-      info: (x, m) => getDefaultLogger().info(x, m),
-      warn: (x, m) => getDefaultLogger().warn(x, m),
-      error: (x, m) => getDefaultLogger().error(x, m),
-    };
+    const logger: Logger = o.logger ?? lazyDefaultLogger();
     this.#chain = new TracerChain(o.tracers, logger, where);
     this.#faults = new RateLimitedLog(logger);
     this.serviceName = o.serviceName;

@@ -1,5 +1,5 @@
 import { runWithTags } from '../context.js';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { lazyDefaultLogger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { countFinishedRequest, enableRequestCounting } from '../request-counter.js';
 import { TAG_LIMITS, boundAdded, parseTags, type TagSet } from '../tags.js';
@@ -306,14 +306,6 @@ export class ServerPipeline {
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
-
-function lazyDefaultLogger(): Logger {
-  return {
-    info: (o, m) => getDefaultLogger().info(o, m),
-    warn: (o, m) => getDefaultLogger().warn(o, m),
-    error: (o, m) => getDefaultLogger().error(o, m),
-  };
-}
 
 /** Attaches a last-resort handler to a stage's promise (if it is one), so a failure downstream is never an unhandled rejection. */
 export function settle(result: unknown, onError: (err: unknown) => void): void {
