@@ -1,4 +1,5 @@
 import { optionRangeError, optionTypeError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { DEFAULT_OVERFLOW_VALUE, type CardinalityLimits } from './cardinality.js';
 
 /** The option names a processor exposes for each cap, so errors name what the user wrote. */
@@ -6,6 +7,37 @@ export interface LimitOptionNames {
   maxValuesPerKey: string;
   maxSeries: string;
 }
+
+/** The cap options of the Prometheus processor and tracer. */
+export interface LabelLimitOptions {
+  /** Distinct values kept per label; later values become `overflowValue`. Default 100. */
+  maxValuesPerLabel?: number;
+  /** Distinct label combinations kept; later ones get `overflowValue` in every free-form label. Default 1000. */
+  maxSeries?: number;
+  /** Longer label values are cut to this many characters. Default 128. */
+  maxValueLength?: number;
+  /** The label value that stands for everything beyond a cap. Default `__overflow__`. */
+  overflowValue?: string;
+  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
+  logger?: Logger;
+}
+
+/** The cap options of the OpenTelemetry processor and tracer. */
+export interface AttributeLimitOptions {
+  /** Distinct values kept per attribute; later ones become `overflowValue`. Default 100. */
+  maxValuesPerAttribute?: number;
+  /** Distinct attribute sets kept; later ones get `overflowValue` in every free-form attribute. Default 1000. */
+  maxAttributeSets?: number;
+  /** Longer attribute values are cut to this many characters. Default 128. */
+  maxValueLength?: number;
+  /** The value that stands for everything beyond a cap. Default `__overflow__`. */
+  overflowValue?: string;
+  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
+  logger?: Logger;
+}
+
+export const LABEL_LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerLabel', maxSeries: 'maxSeries' };
+export const ATTRIBUTE_LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerAttribute', maxSeries: 'maxAttributeSets' };
 
 export const DEFAULT_MAX_VALUES_PER_KEY = 100;
 export const DEFAULT_MAX_SERIES = 1000;
