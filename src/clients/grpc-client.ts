@@ -8,14 +8,8 @@
  */
 import { InterceptingCall, Metadata, status, type Interceptor, type InterceptorOptions } from '@grpc/grpc-js';
 import { resolveServerOptions, type ServerOption } from '../integrations/options.js';
-import { grpcStatusError, splitGrpcMethod } from '../tracer/grpc-status.js';
-import type { CallType } from '../tracer/types.js';
+import { callTypeOf, grpcStatusError, splitGrpcMethod } from '../tracer/grpc-status.js';
 import { ClientTracing } from './client-tracing.js';
-
-function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
-  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
-  return responseStream ? 'server_stream' : 'unary';
-}
 
 /**
  * A client interceptor that runs the tracers (`withTracer`) around every

@@ -20,8 +20,7 @@
  *   stream (`for await`), run with the transport tags.
  */
 import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor, type ServiceDefinition, type StatusObject } from '@grpc/grpc-js';
-import type { CallType } from '../tracer/types.js';
-import { grpcStatusError } from '../tracer/grpc-status.js';
+import { callTypeOf, grpcStatusError } from '../tracer/grpc-status.js';
 import { resolveServerOptions, type ServerOption, type TransportInfo } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
@@ -105,11 +104,6 @@ function armDeferral(descriptor: { requestDeserialize: unknown }, call: unknown)
   if (handler === null || typeof handler !== 'object' || handler.deserialize !== descriptor.requestDeserialize) return 'unknown call';
   deferringHandlers.add(handler);
   return 'armed';
-}
-
-function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
-  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
-  return responseStream ? 'server_stream' : 'unary';
 }
 
 function textEntries(metadata: Metadata): Record<string, string> {
