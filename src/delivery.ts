@@ -1,6 +1,6 @@
 import { cloneWindowData, mergeWindowData, toProfiles, type WindowData } from './aggregate.js';
 import { errorFields, type RateLimitedLog } from './rate-limited-log.js';
-import { within } from './sleep.js';
+import { within } from './util/wait.js';
 import type { Processor } from './types.js';
 
 /** The delivery whose processor is running its synchronous part right now, if any. */

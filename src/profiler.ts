@@ -8,7 +8,7 @@ import { optionTypeError } from './errors.js';
 import { isProfilerConfig, resolveConfig, resolveOptions, type ProfilerConfig, type ProfilerOptions, type ResolvedOptions } from './options.js';
 import { logProcessor } from './processors/log.js';
 import { RateLimitedLog, errorFields } from './rate-limited-log.js';
-import { within } from './sleep.js';
+import { within } from './util/wait.js';
 import type { TagsInput } from './tags.js';
 import type { Processor } from './types.js';
 

@@ -4,6 +4,7 @@ import { isLogger, type Logger } from '../logger.js';
 import type { Profiler } from '../profiler.js';
 import type { TagsInput } from '../tags.js';
 import type { Tracer } from '../tracer/types.js';
+import { describe } from '../util/check-option.js';
 
 /**
  * What the transport stage knows about a request before its payload is read:
@@ -94,10 +95,6 @@ function option(name: string, apply: (o: ServerOptions) => void, integration?: O
 /** @internal an option accepted by servers and client hooks alike (the tracer options). */
 export function sharedOption(name: string, apply: (o: ServerOptions) => void): ServerOption {
   return option(name, apply);
-}
-
-export function describe(x: unknown): string {
-  return x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x;
 }
 
 /** Structural check: integrations never load the sampler, so no `instanceof Profiler`. */

@@ -9,7 +9,7 @@ import { getDefaultLogger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { closeRequestCounting, openRequestCounting, takeRequestCounts, type RequestCounts } from '../request-counter.js';
-import { yieldToEventLoop } from '../sleep.js';
+import { yieldToEventLoop } from '../util/wait.js';
 import type { WindowEndReason } from '../types.js';
 import { realClock, type LoopClock, type TimerKind } from './clock.js';
 import { installExitFlush } from './exit-flush.js';

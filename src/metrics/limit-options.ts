@@ -1,4 +1,5 @@
-import { optionRangeError, optionTypeError } from '../errors.js';
+import { optionTypeError } from '../errors.js';
+import { checkInteger } from '../util/check-option.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_OVERFLOW_VALUE, type CardinalityLimits } from './cardinality.js';
 
@@ -44,12 +45,7 @@ export const DEFAULT_MAX_SERIES = 1000;
 export const DEFAULT_MAX_VALUE_LENGTH = 128;
 
 function integer(option: string, v: unknown, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number') throw optionTypeError(`reqprof: option "${option}" must be an integer, got ${v === null ? 'null' : typeof v}`);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw optionRangeError(`reqprof: option "${option}" must be an integer between ${min} and ${max}, got ${v}`);
-  }
-  return v;
+  return v === undefined ? fallback : checkInteger(`option "${option}"`, v, min, max);
 }
 
 /** Validates the cardinality options shared by the metrics processors. */
