@@ -151,3 +151,24 @@ test('express: body parser errors still reach the error handler; options of anot
   assert.throws(() => reqprofMiddleware(withBodyLimit(10)), { name: 'TypeError', message: /withBodyLimit\(\) is an option of reqprof\/http, not of reqprof\/express/ });
   assert.throws(() => withBodyParser('json' as never), { name: 'TypeError', message: /withBodyParser/ });
 });
+
+test('express: a body parser that calls next() twice runs the app once for the request, and the second call is logged', async (t) => {
+  const p = await stoppedProfiler();
+  const log = captureLogger();
+  let handled = 0;
+  const app = express();
+  const twice = (_req: unknown, _res: unknown, next: () => void): void => {
+    next();
+    next();
+  };
+  app.use(reqprofMiddleware(withProfiler(p), withLogger(log), withBodyParser(twice)));
+  app.get('/x', (_req, res) => {
+    handled++;
+    res.send('ok');
+  });
+  const { server, port } = await listen(app);
+  t.after(() => close(server));
+  assert.equal((await request(port, { path: '/x', method: 'GET' })).status, 200);
+  assert.equal(handled, 1);
+  assert.deepEqual(log.records.map((r) => r.obj.kind), ['parser-next-twice']);
+});
