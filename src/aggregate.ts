@@ -1,10 +1,10 @@
 import type { EngineMode, FunctionTotals, RawWindow } from './engine/types.js';
 import type { HotFunction, TagsProfile, WindowEndReason, WindowInfo } from './types.js';
 import { mergeWorkersInfo } from './workers/window.js'; // [reqprof/workers seam]
+import { OVERFLOW_KEY, OVERFLOW_TAGS } from './tags.js';
 
-/** The tag set that absorbs tag sets beyond the `maxTagSets` cap. */
-export const OVERFLOW_TAGS: readonly string[] = Object.freeze(['reqprof_overflow', 'true']);
-export const OVERFLOW_KEY = 'reqprof_overflow=true';
+/** Kept here too: the tag set of the `maxTagSets` cap is the aggregation's to explain. */
+export { OVERFLOW_KEY, OVERFLOW_TAGS } from './tags.js';
 
 interface Fn {
   name: string;

@@ -1,5 +1,5 @@
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
-import { OVERFLOW_KEY } from '../aggregate.js';
+import { OVERFLOW_KEY } from '../tags.js';
 import { optionRangeError, optionTypeError } from '../errors.js';
 import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { resolveLabelMapping, type LabelMapping, type LabelsOption } from '../metrics/label-names.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { OVERFLOW_KEY } from '../aggregate.js';
+import { OVERFLOW_KEY } from '../tags.js';
 import { optionRangeError, optionTypeError } from '../errors.js';
 import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { checkPrometheusMetricName, prometheusLabelNameProblem, resolveLabelMapping, type LabelsOption } from '../metrics/label-names.js';
