@@ -131,4 +131,4 @@ export function otelProcessor(options: OtelProcessorOptions): Processor {
   };
 }
 
-export { otelTracer, HTTP_DURATION_BUCKETS_S, OTEL_TRACER_INSTRUMENTS, type OtelTracerOptions } from './otel-tracer.js';
+export { otelTracer, HTTP_DURATION_BUCKETS_S, OTEL_TRACER_INSTRUMENTS, type OtelTracerOptions } from '../tracer/opentelemetry.js';

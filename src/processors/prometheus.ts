@@ -134,4 +134,4 @@ export {
   PROMETHEUS_TRACER_METRICS,
   UNKNOWN_LABEL_VALUE,
   type PrometheusTracerOptions,
-} from './prometheus-tracer.js';
+} from '../tracer/prometheus.js';

@@ -5,8 +5,8 @@ import { prometheusLabelNameProblem, resolveLabelMapping, type LabelMapping, typ
 import { LABEL_LIMIT_NAMES, resolveLimits, type LabelLimitOptions } from '../metrics/limit-options.js';
 import { resolveRegistry } from '../metrics/prometheus-registry.js';
 import { overflowWarner } from '../metrics/overflow-warning.js';
-import { GRPC_OK, grpcCodeName, splitGrpcMethod } from '../tracer/grpc-status.js';
-import type { RPCInfo, Tracer } from '../tracer/types.js';
+import { GRPC_OK, grpcCodeName, splitGrpcMethod } from './grpc-status.js';
+import type { RPCInfo, Tracer } from './types.js';
 
 /** kitex-contrib/monitor-prometheus's default latency buckets: 5 ms to 1 s, in microseconds. */
 export const KITEX_LATENCY_BUCKETS_US: readonly number[] = Object.freeze([5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000]);

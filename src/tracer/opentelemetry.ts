@@ -4,8 +4,8 @@ import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { resolveLabelMapping, type LabelMapping, type LabelsOption } from '../metrics/label-names.js';
 import { ATTRIBUTE_LIMIT_NAMES, resolveLimits, type AttributeLimitOptions } from '../metrics/limit-options.js';
 import { overflowWarner } from '../metrics/overflow-warning.js';
-import { splitGrpcMethod } from '../tracer/grpc-status.js';
-import type { RPCInfo, Tracer } from '../tracer/types.js';
+import { splitGrpcMethod } from './grpc-status.js';
+import type { RPCInfo, Tracer } from './types.js';
 
 export interface OtelTracerOptions extends AttributeLimitOptions {
   /** The meter to create the histograms on, e.g. `metrics.getMeter('my-service')`. */
