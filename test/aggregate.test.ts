@@ -1,15 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { foldWindow, mergeWindowData, toProfiles, OVERFLOW_KEY, type FoldSettings } from '../src/aggregate.js';
+import { foldWindow, mergeSummedWindows, toProfiles, OVERFLOW_KEY, type FoldSettings } from '../src/aggregate.js';
 import { createTagSet, type TagSet } from '../src/tags.js';
-import type { RawWindow, TagSetTotals } from '../src/engine/types.js';
+import type { SampledWindow, TagSetTotals } from '../src/engine/types.js';
 
 const settings = (over: Partial<FoldSettings> = {}): FoldSettings => ({
   intervalMs: 0, windowMs: 1000, samplingIntervalMicros: 10_000, maxTagSets: 100, mode: 'async-hooks', ...over,
 });
 
-function raw(entries: Array<[TagSet | undefined, number, number]>): RawWindow {
+function raw(entries: Array<[TagSet | undefined, number, number]>): SampledWindow {
   const totals = new Map<TagSet | undefined, TagSetTotals>();
   let samples = 0;
   for (const [tags, cpuNanos, n] of entries) {
@@ -70,7 +70,7 @@ describe('aggregation into TagsProfile', () => {
   test('merging windows sums values and samples, widens the span and counts the windows', () => {
     const a = foldWindow(raw([[createTagSet({ a: '1' }), 100, 1]]), settings(), 'window');
     const b = foldWindow({ ...raw([[createTagSet({ a: '1' }), 50, 2], [createTagSet({ b: '1' }), 50, 1]]), start: 2000, end: 3000 }, settings(), 'stop');
-    const { profiles, window } = toProfiles(mergeWindowData(a, b));
+    const { profiles, window } = toProfiles(mergeSummedWindows(a, b));
     assert.deepEqual(profiles.map((p) => [p.key, p.value, p.samples]), [['a=1', 150, 3], ['b=1', 50, 1]]);
     assert.equal(window.windows, 2);
     assert.equal(window.start, 1000);
@@ -112,7 +112,7 @@ describe('the maxTagSets cap keeps the tag sets with the most CPU', () => {
     const heavy = createTagSet({ route: '/heavy' });
     const b = foldWindow({ ...raw([[heavy, 1000, 10]]), requests: { byKey: new Map([[heavy.key, { tags: heavy.pairs, requests: 3 }]]), overflow: 0 } } as never,
       settings({ maxTagSets: 5 }), 'window');
-    const { profiles, window } = toProfiles(mergeWindowData(a, b));
+    const { profiles, window } = toProfiles(mergeSummedWindows(a, b));
     assert.equal(profiles[0]!.key, 'route=/heavy');
     assert.equal(profiles[0]!.requests, 3);
     assert.equal(window.overflowTagSets, 1);

@@ -7,7 +7,7 @@ import {
   createNativeTimeProfiler, packageTimeProfilerStarted, sampleCountIndex, serializeProfile,
   type NativeTimeProfiler, type RawTimeProfile,
 } from './native.js';
-import type { CollectWants, EngineMode, PendingWindow, RawWindow, SamplerEngine } from './types.js';
+import type { CollectWants, EngineMode, SummingWindow, SampledWindow, SamplerEngine } from './types.js';
 import { WindowSum } from './window-sum.js';
 
 /** The process owns one native sampler per thread: a second reqprof profiler (of any copy of reqprof) must not steal it. */
@@ -23,7 +23,7 @@ const NO_WANTS: CollectWants = { profile: false, functions: false };
 export interface WindowProbe {
   readonly tags: TagSet;
   /** The summed window, and how many of its samples carried `tags`. */
-  done(window: RawWindow, probeSamples: number): void;
+  done(window: SampledWindow, probeSamples: number): void;
 }
 
 /**
@@ -150,7 +150,7 @@ export abstract class SamplerBase implements SamplerEngine {
     setSamplerBridge(this.#bridge);
   }
 
-  stop(restart: boolean, wants: CollectWants = NO_WANTS): PendingWindow {
+  stop(restart: boolean, wants: CollectWants = NO_WANTS): SummingWindow {
     const native = this.native;
     if (!this.#started || native === undefined) throw new Error('reqprof: internal error: stop() while the sampler is stopped');
     if (!restart) {
@@ -195,7 +195,7 @@ export abstract class SamplerBase implements SamplerEngine {
       step: (deadline) => sum.step(deadline),
       finish: () => {
         sum.step(Infinity);
-        const window: RawWindow = {
+        const window: SampledWindow = {
           start, end, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, overflowedContexts,
         };
         if (wants.profile) window.profile = this.#serialize(raw, start, sum.idleTags!, label);

@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { foldWindow, mergeWindowData, toProfiles } from '../../src/aggregate.js';
-import type { RawWindow } from '../../src/engine/types.js';
+import { foldWindow, mergeSummedWindows, toProfiles } from '../../src/aggregate.js';
+import type { SampledWindow } from '../../src/engine/types.js';
 import { createTagSet } from '../../src/tags.js';
 import { mergeWorkerWindow, type WorkerWindow } from '../../src/workers/window.js';
 
 const settings = { intervalMs: 0, windowMs: 1000, samplingIntervalMicros: 1000, maxTagSets: 100, mode: 'cped' as const };
 
-function raw(): RawWindow {
+function raw(): SampledWindow {
   const a = createTagSet({ tenant: 'a' });
   return {
     start: 0, end: 1000, samples: 30, nonJsThreadsCpuNanos: 0,
@@ -59,7 +59,7 @@ test('with an interval, worker CPU (sampled over the whole cycle) is not scaled 
 test('merged deliveries sum per thread', () => {
   const one = foldWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window');
   const two = foldWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window');
-  const { window } = toProfiles(mergeWindowData(one, two));
+  const { window } = toProfiles(mergeSummedWindows(one, two));
   assert.equal(window.workers!.sampledCpu, 140e6);
   assert.equal(window.workers!.threads.find((t) => t.threadId === 3)!.cpu, 90e6);
   assert.equal(window.workers!.lostWindows, 2);
