@@ -57,7 +57,7 @@ export function windowScale(s: Pick<FoldSettings, 'intervalMs' | 'windowMs'>, re
 }
 
 /** Sums a raw window per key (several TagSet objects share a key), scales, and caps cardinality. */
-export function foldWindow(raw: SampledWindow, s: FoldSettings, reason: WindowEndReason): SummedWindow {
+export function sumAndCapWindow(raw: SampledWindow, s: FoldSettings, reason: WindowEndReason): SummedWindow {
   const scale = windowScale(s, reason);
   const data: SummedWindow = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
   let busySamples = 0;

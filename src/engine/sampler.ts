@@ -8,7 +8,7 @@ import {
   type NativeTimeProfiler, type RawTimeProfile,
 } from './native.js';
 import type { CollectWants, EngineMode, SummingWindow, SampledWindow, SamplerEngine } from './types.js';
-import { WindowSum } from './window-sum.js';
+import { WindowSummer } from './window-summer.js';
 
 /** The process owns one native sampler per thread: a second reqprof profiler (of any copy of reqprof) must not steal it. */
 const ownership = samplerOwnership;
@@ -190,7 +190,7 @@ export abstract class SamplerBase implements SamplerEngine {
       const tags = this.resolve(c);
       return tags === hidden ? undefined : tags;
     };
-    const sum = new WindowSum(raw, count, wants.functions, wants.profile);
+    const sum = new WindowSummer(raw, count, wants.functions, wants.profile);
     return {
       step: (deadline) => sum.step(deadline),
       finish: () => {

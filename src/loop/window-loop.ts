@@ -1,4 +1,4 @@
-import { foldWindow, windowScale, type FoldSettings, type SummedWindow } from '../aggregate.js';
+import { sumAndCapWindow, windowScale, type FoldSettings, type SummedWindow } from '../aggregate.js';
 import { logStart } from '../describe.js';
 import type { ProcessorMailbox } from '../processor-mailbox.js';
 import { createEngine, type SamplerEngine } from '../engine/index.js';
@@ -360,7 +360,7 @@ export class WindowLoop {
     mergeWorkerWindow(raw, state.workers ?? (sync ? workersTakeNow() : undefined), windowScale(this.#fold, state.reason));
     let data: SummedWindow;
     try {
-      data = foldWindow(raw, this.#fold, state.reason);
+      data = sumAndCapWindow(raw, this.#fold, state.reason);
     } catch (err) {
       this.#faults.error('aggregate', errorFields(err), 'reqprof: could not aggregate a window; it is skipped');
       return;

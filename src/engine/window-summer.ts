@@ -34,7 +34,7 @@ const TIME_SPAN = 2 ** 30;
  * share's ± (see share-interval.ts); counted there, a lightly loaded service's
  * error bars would look several times narrower than they are.
  */
-export class WindowSum {
+export class WindowSummer {
   readonly totals = new Map<TagSet | undefined, TagSetTotals>();
   samples = 0;
   /** Idle samples and the tags their CPU went to, for labelling the pprof profile the same way. */
