@@ -7,7 +7,7 @@
  * Exported from `reqprof/grpc`.
  */
 import { InterceptingCall, Metadata, status, type Interceptor, type InterceptorOptions } from '@grpc/grpc-js';
-import { resolveServerOptions, type ServerOption } from '../integrations/options.js';
+import { resolveHookOptions, type ServerOption } from '../integrations/options.js';
 import { callTypeOf, grpcStatusError, splitGrpcMethod } from '../tracer/grpc-status.js';
 import { ClientTracing } from './client-tracing.js';
 
@@ -22,7 +22,7 @@ import { ClientTracing } from './client-tracing.js';
  * on the client (`bytesSent`/`bytesReceived` stay undefined).
  */
 export function reqprofClientInterceptor(...options: ServerOption[]): Interceptor {
-  const tracing = new ClientTracing(resolveServerOptions(options, 'grpc-client', 'reqprofClientInterceptor()'), 'grpc-client');
+  const tracing = new ClientTracing(resolveHookOptions(options, 'grpc-client', 'reqprofClientInterceptor()'), 'grpc-client');
   const { serviceName, callerHeader } = tracing;
   return (opts: InterceptorOptions, nextCall) => {
     const def = opts.method_definition;

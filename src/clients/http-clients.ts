@@ -15,7 +15,7 @@
  */
 import dc from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { resolveServerOptions, type ServerOption } from '../integrations/options.js';
+import { resolveHookOptions, type ServerOption } from '../integrations/options.js';
 import type { MutableRPCInfo } from '../tracer/types.js';
 import { ClientTracing } from './client-tracing.js';
 
@@ -104,7 +104,7 @@ function bodyBytes(body: unknown): number | undefined {
  * body as received on undici 7 (Node 24), else its content-length.
  */
 export function traceHttpClients(...options: ServerOption[]): HttpClientTracing {
-  const tracing = new ClientTracing(resolveServerOptions(options, 'http-clients', 'traceHttpClients()'), 'http-clients');
+  const tracing = new ClientTracing(resolveHookOptions(options, 'http-clients', 'traceHttpClients()'), 'http-clients');
   const { serviceName, callerHeader } = tracing;
   const undici = new WeakMap<object, MutableRPCInfo>();
   const subscriptions: Array<[string, (message: unknown) => void]> = [];

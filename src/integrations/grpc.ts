@@ -21,7 +21,7 @@
  */
 import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor, type ServiceDefinition, type StatusObject } from '@grpc/grpc-js';
 import { callTypeOf, grpcStatusError } from '../tracer/grpc-status.js';
-import { resolveServerOptions, type ServerOption, type TransportInfo } from './options.js';
+import { resolveHookOptions, type ServerOption, type TransportInfo } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
 export { reqprofClientInterceptor } from '../clients/grpc-client.js';
@@ -153,7 +153,7 @@ function atDeadline(deadline: Date | number, startedAt: number): boolean {
 
 /** Creates the server interceptor: `new grpc.Server({ interceptors: [reqprofInterceptor(...options)] })`. */
 export function reqprofInterceptor(...options: ServerOption[]): ServerInterceptor {
-  const pipeline = new ServerPipeline(resolveServerOptions(options, 'grpc', 'reqprofInterceptor()'));
+  const pipeline = new ServerPipeline(resolveHookOptions(options, 'grpc', 'reqprofInterceptor()'));
   const onStageError = (err: unknown) => pipeline.warn('grpc-stage', err, 'reqprof/grpc: a call failed after an async tagging stage');
 
   /** Whether a deferred method could not be deferred (warned once). */

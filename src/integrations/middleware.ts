@@ -1,5 +1,5 @@
 import { optionTypeError } from '../errors.js';
-import { integrationOption, resolveServerOptions, type ServerOption, type ServerOptions } from './options.js';
+import { integrationOption, resolveHookOptions, type ServerOption, type HookOptions } from './options.js';
 import { ServerPipeline, type RequestRecord } from './pipeline.js';
 import { RequestRoute } from './routes/route-tag.js';
 
@@ -23,7 +23,7 @@ export function bodyParserOption(integration: 'express' | 'koa', parsers: readon
 }
 
 /** The body parsers given with `withBodyParser`, in order. */
-function bodyParsersOf<P>(o: ServerOptions): readonly P[] {
+function bodyParsersOf<P>(o: HookOptions): readonly P[] {
   return (o.settings.get(PARSERS) as P[] | undefined) ?? [];
 }
 
@@ -38,7 +38,7 @@ export class MiddlewareRoutes {
   readonly #pipeline: ServerPipeline;
   readonly #routes = new WeakMap<RequestRecord, RequestRoute>();
 
-  constructor(o: ServerOptions, pipeline: ServerPipeline) {
+  constructor(o: HookOptions, pipeline: ServerPipeline) {
     this.#on = o.settings.get(ROUTE_TAG) === true;
     this.#pipeline = pipeline;
   }
@@ -76,7 +76,7 @@ export function onceNext<A extends unknown[], R>(next: (...args: A) => R, again:
 
 /** The pipeline, body parsers and routes of a `reqprofMiddleware(...options)` of `integration`. */
 export function middlewareParts<P>(options: readonly ServerOption[], integration: 'express' | 'koa') {
-  const o = resolveServerOptions(options, integration, 'reqprofMiddleware()');
+  const o = resolveHookOptions(options, integration, 'reqprofMiddleware()');
   const pipeline = new ServerPipeline(o);
   return { pipeline, parsers: bodyParsersOf<P>(o), routes: new MiddlewareRoutes(o, pipeline) };
 }

@@ -7,7 +7,7 @@ import { derivePairs } from '../tag-cache.js';
 import { TracerChain, newRPCInfo } from '../tracer/chain.js';
 import { splitGrpcMethod } from '../tracer/grpc-status.js';
 import type { CallType, MutableRPCInfo } from '../tracer/types.js';
-import type { MessageTagging, ServerOptions, TaggingResult, TransInfoTagging, TransportInfo } from './options.js';
+import type { MessageTagging, HookOptions, TaggingResult, TransInfoTagging, TransportInfo } from './options.js';
 
 /**
  * One request as the pipeline sees it, created by `begin()` and handed back to
@@ -73,13 +73,13 @@ function then<T, R>(value: T | Promise<T>, next: (v: T) => R): R | Promise<Await
  * values leave their key out silently, as `tag()` does.
  */
 export class ServerPipeline {
-  readonly #o: ServerOptions;
+  readonly #o: HookOptions;
   readonly #faults: RateLimitedLog;
   readonly #tracers: TracerChain | undefined;
   /** Tagging (and request counting) runs only with a profiler, as in Kitex. */
   readonly tagging: boolean;
 
-  constructor(options: ServerOptions) {
+  constructor(options: HookOptions) {
     this.#o = options;
     const logger = options.logger ?? lazyDefaultLogger();
     this.#faults = new RateLimitedLog(logger);
