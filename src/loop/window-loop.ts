@@ -1,5 +1,5 @@
 import { sumAndCapWindow, windowScale, type FoldSettings, type SummedWindow } from '../aggregate.js';
-import { logStart } from '../describe.js';
+import { logStart } from './start-line.js';
 import type { ProcessorMailbox } from '../processor-mailbox.js';
 import { createEngine, type SamplerEngine } from '../engine/index.js';
 import { startupSelfCheck } from '../engine/self-check.js';
