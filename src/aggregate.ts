@@ -1,10 +1,10 @@
-import type { EngineMode, FunctionTotals, RawWindow } from './engine/types.js';
+import type { EngineMode, FunctionTotals, SampledWindow } from './engine/types.js';
 import type { HotFunction, TagsProfile, WindowEndReason, WindowInfo } from './types.js';
 import { mergeWorkersInfo } from './workers/window.js'; // [reqprof/workers seam]
+import { OVERFLOW_KEY, OVERFLOW_TAGS } from './tags.js';
 
-/** The tag set that absorbs tag sets beyond the `maxTagSets` cap. */
-export const OVERFLOW_TAGS: readonly string[] = Object.freeze(['reqprof_overflow', 'true']);
-export const OVERFLOW_KEY = 'reqprof_overflow=true';
+/** Kept here too: the tag set of the `maxTagSets` cap is the aggregation's to explain. */
+export { OVERFLOW_KEY, OVERFLOW_TAGS } from './tags.js';
 
 interface Fn {
   name: string;
@@ -25,8 +25,8 @@ interface Group {
 /** Merged deliveries keep at most this many full profiles (the newest). */
 export const MAX_PROFILES_PER_DELIVERY = 16;
 
-/** One or more windows summed per tag-set key, scaled, ready to become `TagsProfile[]`. */
-export interface WindowData {
+/** Stage 3 of a window, summed: one or more windows summed per tag-set key, scaled and capped, ready to become `TagsProfile[]`. */
+export interface SummedWindow {
   groups: Map<string, Group>;
   /** Tag sets other than the untagged one, held to `maxTagSets`. */
   taggedGroups: number;
@@ -57,9 +57,9 @@ export function windowScale(s: Pick<FoldSettings, 'intervalMs' | 'windowMs'>, re
 }
 
 /** Sums a raw window per key (several TagSet objects share a key), scales, and caps cardinality. */
-export function foldWindow(raw: RawWindow, s: FoldSettings, reason: WindowEndReason): WindowData {
+export function sumAndCapWindow(raw: SampledWindow, s: FoldSettings, reason: WindowEndReason): SummedWindow {
   const scale = windowScale(s, reason);
-  const data: WindowData = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
+  const data: SummedWindow = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
   let busySamples = 0;
   // Past the cap, the keys to keep are chosen first, on CPU per key, so that the
   // folded tag sets (possibly tens of thousands) never get a group of their own.
@@ -130,7 +130,7 @@ function addFunction(g: Group, key: string, name: string, file: string, line: nu
 }
 
 /** The group of `key`, created empty if new (uncapped: `capTagSets` applies the cap once all are in). */
-function groupOf(d: WindowData, key: string, tags: readonly string[]): Group {
+function groupOf(d: SummedWindow, key: string, tags: readonly string[]): Group {
   let g = d.groups.get(key);
   if (g === undefined) {
     g = { tags, value: 0, samples: 0 };
@@ -167,7 +167,7 @@ function largest(entries: () => Iterable<[string, number]>, count: number, max: 
 }
 
 /** The tagged keys of a raw window that keep their rows under the cap, the keys seen, and how many fold. */
-function keysToKeep(raw: RawWindow, max: number): { keys: Set<string>; seen: Map<string, number>; folded: number } | undefined {
+function keysToKeep(raw: SampledWindow, max: number): { keys: Set<string>; seen: Map<string, number>; folded: number } | undefined {
   const seen = new Map<string, number>();
   for (const t of raw.totals.values()) {
     if (t.tags === undefined) continue;
@@ -183,7 +183,7 @@ function keysToKeep(raw: RawWindow, max: number): { keys: Set<string>; seen: Map
  * with the most CPU keep their rows, the rest fold into `reqprof_overflow=true`
  * (CPU, samples, requests and functions alike). Returns how many folded.
  */
-function capTagSets(d: WindowData): number {
+function capTagSets(d: SummedWindow): number {
   if (d.taggedGroups <= d.maxTagSets) return 0;
   function* tagged(): Iterable<[string, number]> {
     for (const [key, g] of d.groups) if (key !== '' && key !== OVERFLOW_KEY) yield [key, g.value];
@@ -209,7 +209,7 @@ function capTagSets(d: WindowData): number {
  * the span widened, and the cap applied again to the sum, so the tag sets
  * with the most CPU over the merged windows keep their rows.
  */
-export function mergeWindowData(into: WindowData, later: WindowData): WindowData {
+export function mergeSummedWindows(into: SummedWindow, later: SummedWindow): SummedWindow {
   into.countsRequests ||= later.countsRequests;
   for (const [key, g] of later.groups) {
     const r = groupOf(into, key, g.tags);
@@ -239,7 +239,7 @@ export function mergeWindowData(into: WindowData, later: WindowData): WindowData
 }
 
 /** The processor view: one record per tag set, largest CPU first, percents summing to 1. */
-export function toProfiles(data: WindowData, topFunctions = 0): { profiles: TagsProfile[]; window: WindowInfo } {
+export function toProfiles(data: SummedWindow, topFunctions = 0): { profiles: TagsProfile[]; window: WindowInfo } {
   let total = 0;
   for (const g of data.groups.values()) total += g.value;
   const profiles: TagsProfile[] = [];
@@ -283,7 +283,7 @@ function top(functions: Map<string, Fn>, groupValue: number, n: number): HotFunc
 }
 
 /** A deep enough copy that merging into it never changes what a processor already holds. */
-export function cloneWindowData(d: WindowData): WindowData {
+export function cloneSummedWindow(d: SummedWindow): SummedWindow {
   const groups = new Map<string, Group>();
   for (const [k, g] of d.groups) {
     const copy: Group = { tags: g.tags, value: g.value, samples: g.samples };

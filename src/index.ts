@@ -21,7 +21,7 @@ export {
   type MessageTagging,
   type TaggingResult,
 } from './integrations/options.js';
-export { withTracer, withServiceName, withCallerHeader } from './integrations/tracer-options.js';
+export { withTracer, withServiceName, withCallerHeader } from './tracer/options.js';
 export { durationSeconds, type Tracer, type RPCInfo, type CallType, type CallSide, type TracedIntegration } from './tracer/types.js';
 export { grpcCodeName, type GrpcStatusError } from './tracer/grpc-status.js';
 export { traceHttpClients, type HttpClientTracing } from './clients/http-clients.js';

@@ -15,6 +15,15 @@ export function getDefaultLogger(): Logger {
   return defaultLogger;
 }
 
+/** A logger that reaches for the default logger only when it writes, so holding one creates nothing. */
+export function lazyDefaultLogger(): Logger {
+  return {
+    info: (o, m) => getDefaultLogger().info(o, m),
+    warn: (o, m) => getDefaultLogger().warn(o, m),
+    error: (o, m) => getDefaultLogger().error(o, m),
+  };
+}
+
 export function isLogger(x: unknown): x is Logger {
   const l = x as Logger | null;
   return l !== null && typeof l === 'object' &&

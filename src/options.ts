@@ -2,6 +2,7 @@ import { assertEngineSupported, type EngineChoice } from './engine/index.js';
 import { optionRangeError, optionTypeError } from './errors.js';
 import { isLogger, type Logger } from './logger.js';
 import type { Processor } from './types.js';
+import { checkInteger } from './util/check-option.js';
 
 /** `newProfiler`'s fourth argument (Kitex's positional form). */
 export interface ProfilerOptions {
@@ -85,11 +86,7 @@ function duration(name: string, v: unknown, min: number, max: number, what: stri
 }
 
 function integer(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number') throw optionTypeError(`reqprof: option "${name}" must be an integer, got ${typeof v}`);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw optionRangeError(`reqprof: option "${name}" must be an integer between ${min} and ${max}, got ${v}`);
-  }
-  return v;
+  return checkInteger(`option "${name}"`, v, min, max);
 }
 
 export function resolveProcessors(processor: unknown, fallback: Processor, name = 'processor'): Processor[] {

@@ -1,14 +1,14 @@
 import { lookup, runWithTags, tag, untag } from './context.js';
-import { Delivery } from './delivery.js';
+import { ProcessorMailbox } from './processor-mailbox.js';
 import type { EngineMode } from './engine/index.js';
-import { getDefaultLogger, type Logger } from './logger.js';
+import { lazyDefaultLogger } from './logger.js';
 import { registerLoop } from './loop/test-seam.js';
 import { WindowLoop, type LoopPhase } from './loop/window-loop.js';
 import { optionTypeError } from './errors.js';
 import { isProfilerConfig, resolveConfig, resolveOptions, type ProfilerConfig, type ProfilerOptions, type ResolvedOptions } from './options.js';
 import { logProcessor } from './processors/log.js';
 import { RateLimitedLog, errorFields } from './rate-limited-log.js';
-import { within } from './sleep.js';
+import { within } from './util/wait.js';
 import type { TagsInput } from './tags.js';
 import type { Processor } from './types.js';
 
@@ -34,17 +34,17 @@ const STATE_OF_PHASE: Record<LoopPhase, ProfilerState> = {
  */
 export class Profiler {
   readonly #o: ResolvedOptions;
-  readonly #deliveries: Delivery[];
+  readonly #deliveries: ProcessorMailbox[];
   readonly #faults: RateLimitedLog;
   readonly #loop: WindowLoop;
   #runPromise: Promise<void> | undefined;
 
   constructor(processor?: Processor | Processor[] | ProfilerConfig, interval?: number, window?: number, options?: ProfilerOptions) {
     this.#o = isProfilerConfig(processor) ? resolveConfig(processor, logProcessor) : resolveOptions(processor, interval, window, options, logProcessor);
-    this.#faults = new RateLimitedLog(this.#o.logger ?? lazyLogger());
+    this.#faults = new RateLimitedLog(this.#o.logger ?? lazyDefaultLogger());
     // A processor may take until the next window is ready, and at least flushTimeoutMs.
     const boundMs = Math.max(this.#o.flushTimeoutMs, this.#o.windowMs + this.#o.intervalMs);
-    this.#deliveries = this.#o.processors.map((p, i) => new Delivery(p, i, this.#faults, this.#o.topFunctions, boundMs));
+    this.#deliveries = this.#o.processors.map((p, i) => new ProcessorMailbox(p, i, this.#faults, this.#o.topFunctions, boundMs));
     this.#loop = new WindowLoop({
       options: this.#o,
       deliveries: this.#deliveries,
@@ -114,7 +114,7 @@ export class Profiler {
 
   /** Ends the current window (delivering it), and holds sampling until `resume()`. */
   async pause(): Promise<void> {
-    const caller = Delivery.calling();
+    const caller = ProcessorMailbox.calling();
     await this.#loop.request('pause');
     await this.#flush(caller);
   }
@@ -126,7 +126,7 @@ export class Profiler {
 
   /** Ends the current window, delivers it, and ends the loop. Idempotent. */
   async stop(): Promise<void> {
-    const caller = Delivery.calling();
+    const caller = ProcessorMailbox.calling();
     await this.#loop.request('stop');
     if (this.#runPromise) await this.#runPromise.catch(() => {});
     await this.#flush(caller);
@@ -137,7 +137,7 @@ export class Profiler {
    * not for a processor whose last call did not settle in time, nor for the
    * one whose synchronous part is asking (it gets the window once it returns).
    */
-  async #flush(caller: Delivery | undefined): Promise<void> {
+  async #flush(caller: ProcessorMailbox | undefined): Promise<void> {
     const waited = this.#deliveries.filter((d) => d !== caller && !d.hung);
     const ok = await within(Promise.all(waited.map((d) => d.idle())), this.#o.flushTimeoutMs);
     if (!ok) {
@@ -146,14 +146,6 @@ export class Profiler {
         `reqprof: processor(s) ${busy.join(', ')} still busy after ${this.#o.flushTimeoutMs} ms; not waiting any longer`);
     }
   }
-}
-
-function lazyLogger(): Logger {
-  return {
-    info: (o, m) => getDefaultLogger().info(o, m),
-    warn: (o, m) => getDefaultLogger().warn(o, m),
-    error: (o, m) => getDefaultLogger().error(o, m),
-  };
 }
 
 /**

@@ -77,30 +77,23 @@ function walk(start: Node, input: unknown, add: boolean): Node | undefined {
   let node: Node | undefined = start;
   if (Array.isArray(input)) {
     if (input.length % 2 !== 0) return undefined;
-    for (let i = 0; i < input.length && node !== undefined; i += 2) {
-      const k: unknown = input[i];
-      const raw: unknown = input[i + 1];
-      if (!plainKey(k)) return undefined;
-      // undefined and null leave the key out, as the validating path does: the walk skips it.
-      if (raw === undefined || raw === null) continue;
-      const v = plainValue(raw);
-      if (v === undefined) return undefined;
-      node = add ? stepOrAdd(node, k, v) : step(node, k, v);
-    }
+    for (let i = 0; i < input.length && node !== undefined; i += 2) node = stepPair(node, input[i], input[i + 1], add);
     return node;
   }
   if (input === null || typeof input !== 'object') return undefined;
   const keys = Object.keys(input);
-  for (let i = 0; i < keys.length && node !== undefined; i++) {
-    const k = keys[i]!;
-    const raw: unknown = (input as Record<string, unknown>)[k];
-    if (!plainKey(k)) return undefined;
-    if (raw === undefined || raw === null) continue;
-    const v = plainValue(raw);
-    if (v === undefined) return undefined;
-    node = add ? stepOrAdd(node, k, v) : step(node, k, v);
-  }
+  for (let i = 0; i < keys.length && node !== undefined; i++) node = stepPair(node, keys[i], (input as Record<string, unknown>)[keys[i]!], add);
   return node;
+}
+
+/** One key and value of the walk: the next node, `node` itself for a left-out value, undefined when not plain or not there. */
+function stepPair(node: Node, k: unknown, raw: unknown, add: boolean): Node | undefined {
+  if (!plainKey(k)) return undefined;
+  // undefined and null leave the key out, as the validating path does: the walk skips it.
+  if (raw === undefined || raw === null) return node;
+  const v = plainValue(raw);
+  if (v === undefined) return undefined;
+  return add ? stepOrAdd(node, k, v) : step(node, k, v);
 }
 
 /** The tag set remembered for `base` and `input`, if any. */

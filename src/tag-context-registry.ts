@@ -1,8 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { OVERFLOW_TAGS } from './aggregate.js';
 import type { SamplerBridge, TagStore } from './context.js';
 import type { RequestCounts } from './request-counter.js';
-import { TagSet } from './tags.js';
+import { OVERFLOW_TAGS, TagSet } from './tags.js';
 import { VERSION } from './version.js';
 
 /**

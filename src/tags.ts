@@ -89,6 +89,14 @@ export function keyOf(sortedPairs: readonly string[]): string {
 }
 
 /** Bounds that keep one careless tag (a request body, a stack trace) from bloating every key. */
+/**
+ * The tag set that absorbs tag sets beyond the `maxTagSets` cap (and, with
+ * CPED, contexts past the engine's per-window cap): here, below the context
+ * and the aggregation that both use it.
+ */
+export const OVERFLOW_TAGS: readonly string[] = Object.freeze(['reqprof_overflow', 'true']);
+export const OVERFLOW_KEY = 'reqprof_overflow=true';
+
 export const TAG_LIMITS = Object.freeze({
   /** Longer keys are cut to this many UTF-16 code units. */
   maxKeyLength: 128,

@@ -107,10 +107,10 @@ if (variant === 'raw') {
   };
 } else {
   const { newProfiler, tag } = await import('reqprof');
-  // The same module instance reqprof's build loads (dist/esm/engine/window-sum.js).
-  const { WindowSum } = await import(new URL('../../dist/esm/engine/window-sum.js', import.meta.url).href);
-  const step = WindowSum.prototype.step;
-  WindowSum.prototype.step = function flaggedStep(deadline) {
+  // The same module instance reqprof's build loads (dist/esm/engine/window-summer.js).
+  const { WindowSummer } = await import(new URL('../../dist/esm/engine/window-summer.js', import.meta.url).href);
+  const step = WindowSummer.prototype.step;
+  WindowSummer.prototype.step = function flaggedStep(deadline) {
     flagTask();
     return step.call(this, deadline);
   };
@@ -160,7 +160,7 @@ function taskMonitor() {
     }
     last = { at: now, cpu, summed: false };
   };
-  // reqprof sums a window in slices (WindowSum.step, one or more per task): flag the tasks that ran one.
+  // reqprof sums a window in slices (WindowSummer.step, one or more per task): flag the tasks that ran one.
   flagTask = () => { if (last) last.summed = true; };
   const hook = createHook({
     before() {

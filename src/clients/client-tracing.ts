@@ -1,9 +1,9 @@
 import { currentTags, runWithTags } from '../context.js';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { lazyDefaultLogger, type Logger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { TracerChain, newRPCInfo } from '../tracer/chain.js';
 import type { MutableRPCInfo, RPCInfo } from '../tracer/types.js';
-import type { ServerOptions } from '../integrations/options.js';
+import type { HookOptions } from '../integrations/options.js';
 
 type ClientFields = Omit<Parameters<typeof newRPCInfo>[0], 'side' | 'caller'>;
 
@@ -18,12 +18,8 @@ export class ClientTracing {
   readonly serviceName: string | undefined;
   readonly callerHeader: string | undefined;
 
-  constructor(o: ServerOptions, where: string) {
-    const logger: Logger = o.logger ?? {
-      info: (x, m) => getDefaultLogger().info(x, m),
-      warn: (x, m) => getDefaultLogger().warn(x, m),
-      error: (x, m) => getDefaultLogger().error(x, m),
-    };
+  constructor(o: HookOptions, where: string) {
+    const logger: Logger = o.logger ?? lazyDefaultLogger();
     this.#chain = new TracerChain(o.tracers, logger, where);
     this.#faults = new RateLimitedLog(logger);
     this.serviceName = o.serviceName;

@@ -7,15 +7,9 @@
  * Exported from `reqprof/grpc`.
  */
 import { InterceptingCall, Metadata, status, type Interceptor, type InterceptorOptions } from '@grpc/grpc-js';
-import { resolveServerOptions, type ServerOption } from '../integrations/options.js';
-import { grpcStatusError, splitGrpcMethod } from '../tracer/grpc-status.js';
-import type { CallType } from '../tracer/types.js';
+import { resolveHookOptions, type ServerOption } from '../integrations/options.js';
+import { callTypeOf, grpcStatusError, splitGrpcMethod } from '../tracer/grpc-status.js';
 import { ClientTracing } from './client-tracing.js';
-
-function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
-  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
-  return responseStream ? 'server_stream' : 'unary';
-}
 
 /**
  * A client interceptor that runs the tracers (`withTracer`) around every
@@ -28,7 +22,7 @@ function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
  * on the client (`bytesSent`/`bytesReceived` stay undefined).
  */
 export function reqprofClientInterceptor(...options: ServerOption[]): Interceptor {
-  const tracing = new ClientTracing(resolveServerOptions(options, 'grpc-client', 'reqprofClientInterceptor()'), 'grpc-client');
+  const tracing = new ClientTracing(resolveHookOptions(options, 'grpc-client', 'reqprofClientInterceptor()'), 'grpc-client');
   const { serviceName, callerHeader } = tracing;
   return (opts: InterceptorOptions, nextCall) => {
     const def = opts.method_definition;

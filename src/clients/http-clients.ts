@@ -15,7 +15,7 @@
  */
 import dc from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { resolveServerOptions, type ServerOption } from '../integrations/options.js';
+import { resolveHookOptions, type ServerOption } from '../integrations/options.js';
 import type { MutableRPCInfo } from '../tracer/types.js';
 import { ClientTracing } from './client-tracing.js';
 
@@ -104,7 +104,7 @@ function bodyBytes(body: unknown): number | undefined {
  * body as received on undici 7 (Node 24), else its content-length.
  */
 export function traceHttpClients(...options: ServerOption[]): HttpClientTracing {
-  const tracing = new ClientTracing(resolveServerOptions(options, 'http-clients', 'traceHttpClients()'), 'http-clients');
+  const tracing = new ClientTracing(resolveHookOptions(options, 'http-clients', 'traceHttpClients()'), 'http-clients');
   const { serviceName, callerHeader } = tracing;
   const undici = new WeakMap<object, MutableRPCInfo>();
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
@@ -145,16 +145,19 @@ export function traceHttpClients(...options: ServerOption[]): HttpClientTracing 
     }
   });
   // undici 7 reports the body chunks: count them rather than trust the declared lengths.
+  const countChunk = (seen: WeakSet<MutableRPCInfo>, info: MutableRPCInfo, field: 'bytesSent' | 'bytesReceived', chunk: Uint8Array): void => {
+    if (!seen.has(info)) {
+      seen.add(info);
+      info[field] = 0;
+    }
+    info[field]! += chunk.byteLength;
+  };
   const sentChunks = new WeakSet<MutableRPCInfo>();
   const receivedChunks = new WeakSet<MutableRPCInfo>();
   on<{ request: object; chunk: Uint8Array }>('undici:request:bodyChunkSent', ({ request, chunk }) => {
     const info = undici.get(request);
     if (info === undefined) return;
-    if (!sentChunks.has(info)) {
-      sentChunks.add(info);
-      info.bytesSent = 0;
-    }
-    info.bytesSent! += chunk.byteLength;
+    countChunk(sentChunks, info, 'bytesSent', chunk);
   });
   on<{ request: object; response: UndiciResponse }>('undici:request:headers', ({ request, response }) => {
     const info = undici.get(request);
@@ -166,11 +169,7 @@ export function traceHttpClients(...options: ServerOption[]): HttpClientTracing 
   on<{ request: object; chunk: Uint8Array }>('undici:request:bodyChunkReceived', ({ request, chunk }) => {
     const info = undici.get(request);
     if (info === undefined) return;
-    if (!receivedChunks.has(info)) {
-      receivedChunks.add(info);
-      info.bytesReceived = 0;
-    }
-    info.bytesReceived! += chunk.byteLength;
+    countChunk(receivedChunks, info, 'bytesReceived', chunk);
   });
   on<{ request: object }>('undici:request:trailers', ({ request }) => {
     const info = undici.get(request);

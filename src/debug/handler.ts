@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { runWithTags } from '../context.js';
 import { optionTypeError } from '../errors.js';
-import { OptionChecker } from '../processors/check-option.js';
+import { OptionChecker } from '../util/check-option.js';
 import { Profiler } from '../profiler.js';
 import { mergeProfiles } from './pprof-merge.js';
 import { debugProcessor, type DebugRecorder, type RecordedWindow } from './recorder.js';

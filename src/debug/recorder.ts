@@ -1,5 +1,5 @@
 import type { Profile } from 'pprof-format';
-import { OptionChecker } from '../processors/check-option.js';
+import { OptionChecker } from '../util/check-option.js';
 import type { Processor, TagsProfile, WindowInfo } from '../types.js';
 
 /** One delivered window as the debug endpoint keeps it. */

@@ -4,7 +4,7 @@ import { engineUnsupportedError } from '../errors.js';
 import { asyncContextFrameActive, loadPprof } from './native.js';
 import type { EngineMode, SamplerEngine } from './types.js';
 
-export type { EngineMode, RawWindow, SamplerEngine, TagSetTotals } from './types.js';
+export type { EngineMode, SampledWindow, SamplerEngine, TagSetTotals } from './types.js';
 
 /** Which path will carry tags here. Detected from the runtime, never guessed from the version. */
 export type EngineChoice = EngineMode | 'auto';

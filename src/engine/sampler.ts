@@ -7,8 +7,8 @@ import {
   createNativeTimeProfiler, packageTimeProfilerStarted, sampleCountIndex, serializeProfile,
   type NativeTimeProfiler, type RawTimeProfile,
 } from './native.js';
-import type { CollectWants, EngineMode, PendingWindow, RawWindow, SamplerEngine } from './types.js';
-import { WindowSum } from './window-sum.js';
+import type { CollectWants, EngineMode, SummingWindow, SampledWindow, SamplerEngine } from './types.js';
+import { WindowSummer } from './window-summer.js';
 
 /** The process owns one native sampler per thread: a second reqprof profiler (of any copy of reqprof) must not steal it. */
 const ownership = samplerOwnership;
@@ -23,7 +23,7 @@ const NO_WANTS: CollectWants = { profile: false, functions: false };
 export interface WindowProbe {
   readonly tags: TagSet;
   /** The summed window, and how many of its samples carried `tags`. */
-  done(window: RawWindow, probeSamples: number): void;
+  done(window: SampledWindow, probeSamples: number): void;
 }
 
 /**
@@ -148,7 +148,7 @@ export abstract class SamplerBase implements SamplerEngine {
     setSamplerBridge(this.#bridge);
   }
 
-  stop(restart: boolean, wants: CollectWants = NO_WANTS): PendingWindow {
+  stop(restart: boolean, wants: CollectWants = NO_WANTS): SummingWindow {
     const native = this.native;
     if (!this.#started || native === undefined) throw new Error('reqprof: internal error: stop() while the sampler is stopped');
     if (!restart) {
@@ -187,12 +187,12 @@ export abstract class SamplerBase implements SamplerEngine {
       const tags = this.resolve(c);
       return tags === hidden ? undefined : tags;
     };
-    const sum = new WindowSum(raw, count, wants.functions, wants.profile);
+    const sum = new WindowSummer(raw, count, wants.functions, wants.profile);
     return {
       step: (deadline) => sum.step(deadline),
       finish: () => {
         sum.step(Infinity);
-        const window: RawWindow = {
+        const window: SampledWindow = {
           start, end, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, overflowedContexts,
         };
         if (wants.profile) window.profile = this.#serialize(raw, start, sum.idleTags!, label);

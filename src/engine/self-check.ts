@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 import { TagSet } from '../tags.js';
 import { asyncContextFrameActive, pprofVersion, TESTED_PPROF_RANGE } from './native.js';
 import { SamplerBase } from './sampler.js';
-import type { EngineMode, RawWindow, SamplerEngine } from './types.js';
+import type { EngineMode, SampledWindow, SamplerEngine } from './types.js';
 
 /**
  * The start-up self-check. reqprof relies on internals of @datadog/pprof that
@@ -104,7 +104,7 @@ function burnUntilSampled(engine: SamplerBase): Burn {
   return { samples: count0 !== undefined && count1 !== undefined ? count1 - count0 : undefined, cpuMs: cpuMs(), wallMs: performance.now() - wall0 };
 }
 
-function judge(mode: EngineMode, burn: Burn, window: RawWindow, probeSamples: number, logger: Logger): void {
+function judge(mode: EngineMode, burn: Burn, window: SampledWindow, probeSamples: number, logger: Logger): void {
   if (probeSamples > 0) {
     checked.add(mode);
     return;

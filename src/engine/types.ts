@@ -33,8 +33,8 @@ export interface CollectWants {
   functions: boolean;
 }
 
-/** What one stopped sampler window holds, summed per tag set object. */
-export interface RawWindow {
+/** Stage 2 of a window, sampled: what one stopped sampler window holds, summed per tag set object. */
+export interface SampledWindow {
   /** Wall-clock start and end of the window (ms since the epoch). */
   start: number;
   end: number;
@@ -54,12 +54,12 @@ export interface RawWindow {
   workers?: WorkersInfo;
 }
 
-/** A stopped window whose samples are being summed. */
-export interface PendingWindow {
+/** Stage 1 of a window, summing: a stopped window whose samples the engine sums a step at a time. */
+export interface SummingWindow {
   /** Sums until done or until `performance.now()` passes `deadline`; true once done. */
   step(deadline: number): boolean;
   /** Sums what is left, serializes the pprof profile if asked, and returns the window. */
-  finish(): RawWindow;
+  finish(): SampledWindow;
 }
 
 export interface SamplerEngine {
@@ -71,7 +71,7 @@ export interface SamplerEngine {
    * Stops the current window (with `restart` the next one starts first) and
    * returns its samples, to be summed in slices (`step`) or at once (`finish`, at exit).
    */
-  stop(restart: boolean, wants?: CollectWants): PendingWindow;
+  stop(restart: boolean, wants?: CollectWants): SummingWindow;
   /** Stops sampling without collecting (used on failures and exit). */
   abort(): void;
 }

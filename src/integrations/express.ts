@@ -10,13 +10,12 @@
  * parser has to stay elsewhere (per route), place `mw.message` after it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { optionTypeError } from '../errors.js';
 import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
-import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
-import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
+import { bodyParserOption, middlewareParts, onceNext, routeTagOption } from './middleware.js';
+import type { ServerOption } from './options.js';
+import { settle, type RequestRecord } from './pipeline.js';
 import { expressRoute, type ExpressRoutedRequest } from './routes/express-route.js';
-import { RequestRoute } from './routes/route-tag.js';
 
 /** The parts of Express's request that reqprof reads (Express 4 and 5 alike). */
 export interface ExpressRequestLike extends ExpressRoutedRequest {
@@ -34,9 +33,6 @@ export interface ReqprofExpressMiddleware {
   readonly message: (req: ExpressRequestLike, res: ServerResponse, next: ExpressNext) => void;
 }
 
-const PARSERS = 'bodyParsers';
-const ROUTE_TAG = 'routeTag';
-
 /**
  * Adds the `route` tag: the template of the route that handled the request
  * (`/api/users/:id`, mount paths included; `(unmatched)` when none did).
@@ -45,7 +41,7 @@ const ROUTE_TAG = 'routeTag';
  * `lookup('route')` does not see it (it is settled when the response is done).
  */
 export function withRouteTag(): ServerOption {
-  return integrationOption('express', 'withRouteTag', ROUTE_TAG, true);
+  return routeTagOption('express');
 }
 
 /**
@@ -54,28 +50,13 @@ export function withRouteTag(): ServerOption {
  * the transport tags and the message stage sees the parsed `req.body`.
  */
 export function withBodyParser(...parsers: ExpressMiddleware[]): ServerOption {
-  parsers.forEach((p, i) => {
-    if (typeof p !== 'function') {
-      throw optionTypeError(`reqprof: withBodyParser(...parsers): parser ${i + 1} must be an Express middleware (req, res, next), got ${typeof p}`);
-    }
-  });
-  return integrationOption('express', 'withBodyParser', PARSERS, parsers);
+  return bodyParserOption('express', parsers, 'an Express middleware (req, res, next)');
 }
 
 /** Creates the Express middleware; mount it before any body parser and route. */
 export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMiddleware {
-  const o = resolveServerOptions(options, 'express', 'reqprofMiddleware()');
-  const parsers = (o.settings.get(PARSERS) as ExpressMiddleware[] | undefined) ?? [];
-  const pipeline = new ServerPipeline(o);
+  const { pipeline, parsers, routes } = middlewareParts<ExpressMiddleware>(options, 'express');
   const records = new WeakMap<IncomingMessage, RequestRecord>();
-  const routeTag = o.settings.get(ROUTE_TAG) === true;
-  const routes = new WeakMap<RequestRecord, RequestRoute>();
-  /** `next` with the stage's tags made late-bound, when the route is a tag. */
-  const withRoute = (record: RequestRecord, next: () => void) => (): void => {
-    const r = routes.get(record);
-    if (r === undefined) next();
-    else r.enter(record, next);
-  };
 
   const failed = (next: ExpressNext) => (err: unknown) => next(err);
 
@@ -85,7 +66,7 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
       next();
       return;
     }
-    settle(pipeline.messageStage(record, req.body, withRoute(record, () => next())), failed(next));
+    settle(pipeline.messageStage(record, req.body, routes.wrap(record, () => next())), failed(next));
   }
 
   function runParsers(req: ExpressRequestLike, res: ServerResponse, i: number, next: ExpressNext): void {
@@ -94,10 +75,10 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
       return;
     }
     try {
-      (parsers[i] as (req: ExpressRequestLike, res: ServerResponse, next: ExpressNext) => unknown)(req, res, (err?: unknown) => {
+      (parsers[i] as (req: ExpressRequestLike, res: ServerResponse, next: ExpressNext) => unknown)(req, res, onceNext((err?: unknown) => {
         if (err !== undefined && err !== null && err !== 'route' && err !== 'router') next(err);
         else runParsers(req, res, i + 1, next);
-      });
+      }, () => pipeline.warn('parser-next-twice', new Error('a body parser called next() more than once'), 'reqprof/express: a body parser called next() more than once; the later call is ignored')));
     } catch (err) {
       next(err);
     }
@@ -112,14 +93,13 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofExpressMid
     const record = pipeline.begin(httpTransportInfo('express', req, req, { url: req.originalUrl }), httpFacts(req));
     records.set(req, record);
     deliverBodyEventsWithTags(req, pipeline, record);
-    const route = routeTag && pipeline.tagging ? new RequestRoute() : undefined;
-    if (route !== undefined) routes.set(record, route);
+    const route = routes.begin(record);
     finishWithResponse(res, pipeline, record, () => {
       const template = expressRoute(req);
       route?.settle(record, template);
       return template;
     });
-    settle(pipeline.transportStage(record, withRoute(record, () => (parsers.length === 0 ? next() : runParsers(req, res, 0, next)))), failed(next));
+    settle(pipeline.transportStage(record, routes.wrap(record, () => (parsers.length === 0 ? next() : runParsers(req, res, 0, next)))), failed(next));
   };
   return Object.assign(middleware, { message });
 }

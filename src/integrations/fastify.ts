@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
-import { resolveServerOptions, withProfilerTransInfoTagging, type ServerOption } from './options.js';
+import { resolveHookOptions, withProfilerTransInfoTagging, type ServerOption } from './options.js';
 import { ROUTE_TAG, UNMATCHED_ROUTE } from '../routes/late-route.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
@@ -29,7 +29,7 @@ export function withRouteTag(): ServerOption {
 
 /** Creates the plugin; `await app.register(reqprofPlugin(...options))` before your routes. */
 export function reqprofPlugin(...options: ServerOption[]): FastifyPluginCallback {
-  const pipeline = new ServerPipeline(resolveServerOptions(options, 'fastify', 'reqprofPlugin()'));
+  const pipeline = new ServerPipeline(resolveHookOptions(options, 'fastify', 'reqprofPlugin()'));
   const records = new WeakMap<FastifyRequest, RequestRecord>();
 
   function onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {

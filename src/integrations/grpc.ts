@@ -20,9 +20,8 @@
  *   stream (`for await`), run with the transport tags.
  */
 import { ServerInterceptingCall, status, type Metadata, type ServerInterceptor, type ServiceDefinition, type StatusObject } from '@grpc/grpc-js';
-import type { CallType } from '../tracer/types.js';
-import { grpcStatusError } from '../tracer/grpc-status.js';
-import { resolveServerOptions, type ServerOption, type TransportInfo } from './options.js';
+import { callTypeOf, grpcStatusError } from '../tracer/grpc-status.js';
+import { resolveHookOptions, type ServerOption, type TransportInfo } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
 export { reqprofClientInterceptor } from '../clients/grpc-client.js';
@@ -107,11 +106,6 @@ function armDeferral(descriptor: { requestDeserialize: unknown }, call: unknown)
   return 'armed';
 }
 
-function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
-  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
-  return responseStream ? 'server_stream' : 'unary';
-}
-
 function textEntries(metadata: Metadata): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') out[k] = v;
@@ -159,7 +153,7 @@ function atDeadline(deadline: Date | number, startedAt: number): boolean {
 
 /** Creates the server interceptor: `new grpc.Server({ interceptors: [reqprofInterceptor(...options)] })`. */
 export function reqprofInterceptor(...options: ServerOption[]): ServerInterceptor {
-  const pipeline = new ServerPipeline(resolveServerOptions(options, 'grpc', 'reqprofInterceptor()'));
+  const pipeline = new ServerPipeline(resolveHookOptions(options, 'grpc', 'reqprofInterceptor()'));
   const onStageError = (err: unknown) => pipeline.warn('grpc-stage', err, 'reqprof/grpc: a call failed after an async tagging stage');
 
   /** Whether a deferred method could not be deferred (warned once). */

@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { optionRangeError, optionTypeError } from '../errors.js';
 import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, hasBody, httpFacts, httpTransportInfo } from './http-request.js';
-import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
+import { integrationOption, resolveHookOptions, type ServerOption } from './options.js';
 import { ServerPipeline, settle, type RequestRecord } from './pipeline.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -59,7 +59,7 @@ export function reqprofListener(listener: RequestListener, ...options: ServerOpt
   if (typeof listener !== 'function') {
     throw optionTypeError(`reqprof: reqprofListener(listener, ...options): listener must be a function (req, res), got ${typeof listener}`);
   }
-  const pipeline = new ServerPipeline(resolveServerOptions(options, 'http', 'reqprofListener()'));
+  const pipeline = new ServerPipeline(resolveHookOptions(options, 'http', 'reqprofListener()'));
   if (!pipeline.active) return listener;
   return function reqprofListener(this: unknown, req: IncomingMessage, res: ServerResponse): void {
     const record = pipeline.begin(httpTransportInfo('http', req, req), httpFacts(req));
@@ -91,7 +91,7 @@ export function reqprofHandler(handler: BodyHandler, ...options: ServerOption[])
   if (typeof handler !== 'function') {
     throw optionTypeError(`reqprof: reqprofHandler(handler, ...options): handler must be a function (req, res, body), got ${typeof handler}`);
   }
-  const o = resolveServerOptions(options, 'http', 'reqprofHandler()');
+  const o = resolveHookOptions(options, 'http', 'reqprofHandler()');
   const decode = (o.settings.get(DECODER) as BodyDecoder | undefined) ?? decodeJson;
   const limit = (o.settings.get(LIMIT) as number | undefined) ?? DEFAULT_BODY_LIMIT;
   const pipeline = new ServerPipeline(o);

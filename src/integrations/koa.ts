@@ -11,12 +11,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { optionTypeError } from '../errors.js';
 import { finishWithResponse } from './http-exchange.js';
 import { deliverBodyEventsWithTags, httpFacts, httpTransportInfo } from './http-request.js';
-import { integrationOption, resolveServerOptions, type ServerOption } from './options.js';
-import { ServerPipeline, type RequestRecord } from './pipeline.js';
-import { RequestRoute } from './routes/route-tag.js';
+import { bodyParserOption, middlewareParts, onceNext, routeTagOption } from './middleware.js';
+import type { ServerOption } from './options.js';
+import type { RequestRecord, ServerPipeline } from './pipeline.js';
 
 /** The parts of Koa's context that reqprof reads. */
 export interface KoaContextLike {
@@ -40,9 +39,6 @@ export interface ReqprofKoaMiddleware {
   readonly message: (ctx: KoaContextLike, next: KoaNext) => Promise<unknown>;
 }
 
-const PARSERS = 'bodyParsers';
-const ROUTE_TAG = 'routeTag';
-
 /**
  * Adds the `route` tag: the template @koa/router matched (`ctx._matchedRoute`;
  * `(unmatched)` when none did). The router matches after this middleware, so
@@ -50,7 +46,7 @@ const ROUTE_TAG = 'routeTag';
  * route is billed to it too. `lookup('route')` does not see it.
  */
 export function withRouteTag(): ServerOption {
-  return integrationOption('koa', 'withRouteTag', ROUTE_TAG, true);
+  return routeTagOption('koa');
 }
 
 /**
@@ -59,12 +55,7 @@ export function withRouteTag(): ServerOption {
  * the transport tags and the message stage sees `ctx.request.body`.
  */
 export function withBodyParser(...parsers: KoaMiddleware[]): ServerOption {
-  parsers.forEach((p, i) => {
-    if (typeof p !== 'function') {
-      throw optionTypeError(`reqprof: withBodyParser(...parsers): parser ${i + 1} must be a Koa middleware (ctx, next), got ${typeof p}`);
-    }
-  });
-  return integrationOption('koa', 'withBodyParser', PARSERS, parsers);
+  return bodyParserOption('koa', parsers, 'a Koa middleware (ctx, next)');
 }
 
 /**
@@ -82,32 +73,21 @@ function readResponseStreamWithTags(body: unknown, pipeline: ServerPipeline, rec
 
 /** Creates the Koa middleware; `app.use` it before any body parser and router. */
 export function reqprofMiddleware(...options: ServerOption[]): ReqprofKoaMiddleware {
-  const o = resolveServerOptions(options, 'koa', 'reqprofMiddleware()');
-  const parsers = (o.settings.get(PARSERS) as KoaMiddleware[] | undefined) ?? [];
-  const pipeline = new ServerPipeline(o);
+  const { pipeline, parsers, routes } = middlewareParts<KoaMiddleware>(options, 'koa');
   const records = new WeakMap<object, RequestRecord>();
-  const routeTag = o.settings.get(ROUTE_TAG) === true;
-  const routes = new WeakMap<RequestRecord, RequestRoute>();
-  /** `next` with the stage's tags made late-bound, when the route is a tag. */
-  const withRoute = <R>(record: RequestRecord, next: () => R) => (): R => {
-    const r = routes.get(record);
-    return r === undefined ? next() : r.enter(record, next);
-  };
 
   async function message(ctx: KoaContextLike, next: KoaNext): Promise<unknown> {
     const record = records.get(ctx);
     if (record === undefined) return next();
-    return pipeline.messageStage(record, ctx.request.body, withRoute(record, next));
+    return pipeline.messageStage(record, ctx.request.body, routes.wrap(record, next));
   }
 
   async function runParsers(ctx: KoaContextLike, i: number, next: KoaNext): Promise<unknown> {
     if (i === parsers.length) return message(ctx, next);
-    let called = false;
-    return (parsers[i] as (ctx: KoaContextLike, next: KoaNext) => unknown)(ctx, () => {
-      if (called) return Promise.reject(new Error('reqprof/koa: a body parser called next() more than once'));
-      called = true;
-      return runParsers(ctx, i + 1, next);
-    });
+    return (parsers[i] as (ctx: KoaContextLike, next: KoaNext) => unknown)(ctx, onceNext(
+      () => runParsers(ctx, i + 1, next),
+      () => Promise.reject(new Error('reqprof/koa: a body parser called next() more than once')),
+    ));
   }
 
   const middleware = async function reqprofMiddleware(ctx: KoaContextLike, next: KoaNext): Promise<unknown> {
@@ -116,15 +96,14 @@ export function reqprofMiddleware(...options: ServerOption[]): ReqprofKoaMiddlew
     records.set(ctx, record);
     deliverBodyEventsWithTags(ctx.req, pipeline, record);
     // The router sets the template while the chain runs; the response ends after it returns.
-    const route = routeTag && pipeline.tagging ? new RequestRoute() : undefined;
-    if (route !== undefined) routes.set(record, route);
+    const route = routes.begin(record);
     finishWithResponse(ctx.res, pipeline, record, () => {
       const template = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined;
       route?.settle(record, template);
       return template;
     });
     try {
-      await pipeline.transportStage(record, withRoute(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next))));
+      await pipeline.transportStage(record, routes.wrap(record, () => (parsers.length === 0 ? next() : runParsers(ctx, 0, next))));
     } catch (err) {
       // Koa answers it (500, or the error's status); the tracers see why.
       pipeline.failed(record, err);

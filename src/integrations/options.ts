@@ -4,6 +4,7 @@ import { isLogger, type Logger } from '../logger.js';
 import type { Profiler } from '../profiler.js';
 import type { TagsInput } from '../tags.js';
 import type { Tracer } from '../tracer/types.js';
+import { describe } from '../util/check-option.js';
 
 /**
  * What the transport stage knows about a request before its payload is read:
@@ -62,15 +63,19 @@ export interface ServerOption {
   /** The constructor that made it, for error messages. */
   readonly name: string;
   /** @internal */
-  readonly apply: (target: ServerOptions) => void;
+  readonly apply: (target: HookOptions) => void;
   /** @internal set when only one integration accepts this option. */
   readonly integration?: OptionTarget;
   /** @internal set when client hooks reject this option (profiling and tagging are server-side). */
   readonly serverOnly?: true;
 }
 
-/** The resolved options of one integration instance. */
-export interface ServerOptions {
+/**
+ * The resolved options of one request hook: a server integration or a client
+ * hook (`traceHttpClients`, the gRPC client interceptor). Clients use only the
+ * tracing part (tracers, service name, caller header, logger).
+ */
+export interface HookOptions {
   profiler: Profiler | undefined;
   /** Transport-stage functions in run order: the one given last runs first (Kitex). */
   transInfoTagging: TransInfoTagging[];
@@ -87,17 +92,13 @@ export interface ServerOptions {
   readonly settings: Map<string, unknown>;
 }
 
-function option(name: string, apply: (o: ServerOptions) => void, integration?: OptionTarget, serverOnly = false): ServerOption {
+function option(name: string, apply: (o: HookOptions) => void, integration?: OptionTarget, serverOnly = false): ServerOption {
   return Object.freeze({ [kOption]: true as const, name, apply, ...(integration ? { integration } : {}), ...(serverOnly ? { serverOnly: true as const } : {}) });
 }
 
 /** @internal an option accepted by servers and client hooks alike (the tracer options). */
-export function sharedOption(name: string, apply: (o: ServerOptions) => void): ServerOption {
+export function sharedOption(name: string, apply: (o: HookOptions) => void): ServerOption {
   return option(name, apply);
-}
-
-export function describe(x: unknown): string {
-  return x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x;
 }
 
 /** Structural check: integrations never load the sampler, so no `instanceof Profiler`. */
@@ -171,13 +172,13 @@ export function integrationOption(integration: OptionTarget, name: string, key: 
   }, integration);
 }
 
-/** @internal validates and folds a list of options for `integration` (`where` names the call, for errors). */
-export function resolveServerOptions(
+/** @internal validates and folds a list of options for the server integration or client hook `integration` (`where` names the call, for errors). */
+export function resolveHookOptions(
   options: readonly unknown[],
   integration: OptionTarget,
   where: string,
-): ServerOptions {
-  const o: ServerOptions = {
+): HookOptions {
+  const o: HookOptions = {
     profiler: undefined,
     transInfoTagging: [],
     messageTagging: [],

@@ -1,5 +1,5 @@
 import { runWithTags } from '../context.js';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { lazyDefaultLogger } from '../logger.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { countFinishedRequest, enableRequestCounting } from '../request-counter.js';
 import { TAG_LIMITS, boundAdded, parseTags, type TagSet } from '../tags.js';
@@ -7,7 +7,7 @@ import { derivePairs } from '../tag-cache.js';
 import { TracerChain, newRPCInfo } from '../tracer/chain.js';
 import { splitGrpcMethod } from '../tracer/grpc-status.js';
 import type { CallType, MutableRPCInfo } from '../tracer/types.js';
-import type { MessageTagging, ServerOptions, TaggingResult, TransInfoTagging, TransportInfo } from './options.js';
+import type { MessageTagging, HookOptions, TaggingResult, TransInfoTagging, TransportInfo } from './options.js';
 
 /**
  * One request as the pipeline sees it, created by `begin()` and handed back to
@@ -73,13 +73,13 @@ function then<T, R>(value: T | Promise<T>, next: (v: T) => R): R | Promise<Await
  * values leave their key out silently, as `tag()` does.
  */
 export class ServerPipeline {
-  readonly #o: ServerOptions;
+  readonly #o: HookOptions;
   readonly #faults: RateLimitedLog;
   readonly #tracers: TracerChain | undefined;
   /** Tagging (and request counting) runs only with a profiler, as in Kitex. */
   readonly tagging: boolean;
 
-  constructor(options: ServerOptions) {
+  constructor(options: HookOptions) {
     this.#o = options;
     const logger = options.logger ?? lazyDefaultLogger();
     this.#faults = new RateLimitedLog(logger);
@@ -306,14 +306,6 @@ export class ServerPipeline {
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
-
-function lazyDefaultLogger(): Logger {
-  return {
-    info: (o, m) => getDefaultLogger().info(o, m),
-    warn: (o, m) => getDefaultLogger().warn(o, m),
-    error: (o, m) => getDefaultLogger().error(o, m),
-  };
-}
 
 /** Attaches a last-resort handler to a stage's promise (if it is one), so a failure downstream is never an unhandled rejection. */
 export function settle(result: unknown, onError: (err: unknown) => void): void {

@@ -1,15 +1,15 @@
-import { foldWindow, windowScale, type FoldSettings, type WindowData } from '../aggregate.js';
-import { logStart } from '../describe.js';
-import type { Delivery } from '../delivery.js';
+import { sumAndCapWindow, windowScale, type FoldSettings, type SummedWindow } from '../aggregate.js';
+import { logStart } from './start-line.js';
+import type { ProcessorMailbox } from '../processor-mailbox.js';
 import { createEngine, type SamplerEngine } from '../engine/index.js';
 import { startupSelfCheck } from '../engine/self-check.js';
-import type { CollectWants, PendingWindow, RawWindow } from '../engine/types.js';
+import type { CollectWants, SummingWindow, SampledWindow } from '../engine/types.js';
 import { createSourceMapper, type SourceMapperLike } from '../engine/source-maps.js';
 import { getDefaultLogger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import { RateLimitedLog, errorFields } from '../rate-limited-log.js';
 import { closeRequestCounting, openRequestCounting, takeRequestCounts, type RequestCounts } from '../request-counter.js';
-import { yieldToEventLoop } from '../sleep.js';
+import { yieldToEventLoop } from '../util/wait.js';
 import type { WindowEndReason } from '../types.js';
 import { realClock, type LoopClock, type TimerKind } from './clock.js';
 import { installExitFlush } from './exit-flush.js';
@@ -65,9 +65,9 @@ interface Queued {
   done: () => void;
 }
 
-/** A stopped window whose samples are being summed, and what it is delivered with. */
-interface SummingWindow {
-  pending: PendingWindow;
+/** The loop's record of a window that has ended: the engine's `SummingWindow`, why it ended, and what it is delivered with. */
+interface EndedWindow {
+  pending: SummingWindow;
   reason: WindowEndReason;
   requests: RequestCounts | undefined;
   delivered: boolean;
@@ -78,7 +78,7 @@ interface SummingWindow {
 
 export interface LoopParts {
   options: ResolvedOptions;
-  deliveries: readonly Delivery[];
+  deliveries: readonly ProcessorMailbox[];
   faults: RateLimitedLog;
   wants: CollectWants;
 }
@@ -86,7 +86,7 @@ export interface LoopParts {
 /** The window loop: one phase at a time, requests taken from a queue. */
 export class WindowLoop {
   readonly #o: ResolvedOptions;
-  readonly #deliveries: readonly Delivery[];
+  readonly #deliveries: readonly ProcessorMailbox[];
   readonly #faults: RateLimitedLog;
   readonly #wants: CollectWants;
   /** Where time comes from; tests swap in a manual clock before run(). */
@@ -100,7 +100,7 @@ export class WindowLoop {
   #engine: SamplerEngine | undefined;
   #fold!: FoldSettings;
   #sourceMapper: SourceMapperLike | undefined;
-  #summing: SummingWindow | undefined;
+  #summing: EndedWindow | undefined;
   /** Back-to-back windows end on a fixed grid (start + k x window), so summing never makes them drift. */
   #windowEnd: number | undefined;
   #handoffs = 0;
@@ -303,7 +303,7 @@ export class WindowLoop {
   /** Stops the window (restarting the sampler at once when `restart`), then sums and delivers it. */
   async #endWindow(reason: WindowEndReason, restart: boolean): Promise<void> {
     const engine = this.#engine!;
-    let pending: PendingWindow | undefined;
+    let pending: SummingWindow | undefined;
     try {
       pending = engine.stop(restart, this.#wants);
     } catch (err) {
@@ -315,7 +315,7 @@ export class WindowLoop {
     const requests = takeRequestCounts(engine.started);
     this.#counting = engine.started;
     if (pending === undefined) return;
-    const state: SummingWindow = { pending, reason, requests, delivered: false };
+    const state: EndedWindow = { pending, reason, requests, delivered: false };
     // Worker threads are asked for their part of this window while it is summed.
     const fromWorkers = workersWindowEnded(reason);
     if (fromWorkers !== undefined) state.fromWorkers = fromWorkers;
@@ -331,7 +331,7 @@ export class WindowLoop {
    * thousands of samples: summed at once, that is tens of ms during which no
    * request is served), then delivers it.
    */
-  async #sumAndDeliver(state: SummingWindow): Promise<void> {
+  async #sumAndDeliver(state: EndedWindow): Promise<void> {
     // A busy event loop gives each slice one turn: past a bound, the rest is
     // summed at once, so a window is never delivered so late that the next
     // one reaches the processors first.
@@ -346,9 +346,9 @@ export class WindowLoop {
     }
   }
 
-  #finishAndDeliver(state: SummingWindow, sync: boolean): void {
+  #finishAndDeliver(state: EndedWindow, sync: boolean): void {
     state.delivered = true;
-    let raw: RawWindow;
+    let raw: SampledWindow;
     try {
       raw = state.pending.finish();
     } catch (err) {
@@ -358,9 +358,9 @@ export class WindowLoop {
     if (state.requests) raw.requests = state.requests;
     // Worker threads' CPU joins the window before it is folded (at exit: what they already sent).
     mergeWorkerWindow(raw, state.workers ?? (sync ? workersTakeNow() : undefined), windowScale(this.#fold, state.reason));
-    let data: WindowData;
+    let data: SummedWindow;
     try {
-      data = foldWindow(raw, this.#fold, state.reason);
+      data = sumAndCapWindow(raw, this.#fold, state.reason);
     } catch (err) {
       this.#faults.error('aggregate', errorFields(err), 'reqprof: could not aggregate a window; it is skipped');
       return;

@@ -1,4 +1,4 @@
-import { getDefaultLogger, isLogger, type Logger } from '../logger.js';
+import { lazyDefaultLogger, isLogger, type Logger } from '../logger.js';
 import { optionTypeError } from '../errors.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { LimitOptionNames } from './limit-options.js';
@@ -22,13 +22,5 @@ export function overflowWarner(logger: unknown, what: 'label' | 'attribute', ove
       log.warn(`overflow:${what}:series`, { limit: e.limit },
         `reqprof: more than ${e.limit} ${what} combinations; further combinations are reported with every ${what} set to "${overflowValue}" (raise "${names.maxSeries}" if this is expected)`);
     }
-  };
-}
-
-function lazyDefaultLogger(): Logger {
-  return {
-    info: (o, m) => getDefaultLogger().info(o, m),
-    warn: (o, m) => getDefaultLogger().warn(o, m),
-    error: (o, m) => getDefaultLogger().error(o, m),
   };
 }

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type { Processor, TagsProfile, WindowInfo } from '../types.js';
-import { OptionChecker } from './check-option.js';
+import { OptionChecker } from '../util/check-option.js';
 import { buildFlameForest, buildFlameForestAsync } from './html-report/flame.js';
 import { ReportHistory, flameOptions, flameView, latestWindow, type FlameView, type ModelLimits } from './html-report/model.js';
 import { renderReportPage } from './html-report/page.js';
-import { writeFileAtomic, writeFileAtomicSync } from './write-atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/write-atomic.js';
 
 export interface HtmlReportOptions {
   /** Where the report goes (rewritten atomically each window). Default `reqprof-report.html` in the working directory. */

@@ -1,10 +1,9 @@
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
-import { OVERFLOW_KEY } from '../aggregate.js';
+import { OVERFLOW_KEY } from '../tags.js';
 import { optionRangeError, optionTypeError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { resolveLabelMapping, type LabelMapping, type LabelsOption } from '../metrics/label-names.js';
-import { resolveLimits, type LimitOptionNames } from '../metrics/limit-options.js';
+import { ATTRIBUTE_LIMIT_NAMES, resolveLimits, type AttributeLimitOptions } from '../metrics/limit-options.js';
 import { overflowWarner } from '../metrics/overflow-warning.js';
 import { tagValues } from '../metrics/tag-values.js';
 import type { Processor, TagsProfile, WindowInfo } from '../types.js';
@@ -12,7 +11,7 @@ import type { Processor, TagsProfile, WindowInfo } from '../types.js';
 export { DEFAULT_OVERFLOW_VALUE } from '../metrics/cardinality.js';
 export type { LabelsOption } from '../metrics/label-names.js';
 
-export interface OtelProcessorOptions {
+export interface OtelProcessorOptions extends AttributeLimitOptions {
   /** The meter to create the instruments on, e.g. `metrics.getMeter('my-service')`. */
   meter: Meter;
   /**
@@ -24,19 +23,8 @@ export interface OtelProcessorOptions {
   attributes?: LabelsOption;
   /** Instrument name prefix (a dot is added). Default `reqprof`. */
   namespace?: string;
-  /** Distinct values kept per attribute; later ones become `overflowValue`. Default 100. */
-  maxValuesPerAttribute?: number;
-  /** Distinct attribute sets kept; later ones get `overflowValue` in every attribute. Default 1000. */
-  maxAttributeSets?: number;
-  /** Longer attribute values are cut to this many characters. Default 128. */
-  maxValueLength?: number;
-  /** The value that stands for everything beyond a cap. Default `__overflow__`. */
-  overflowValue?: string;
-  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
-  logger?: Logger;
 }
 
-const LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerAttribute', maxSeries: 'maxAttributeSets' };
 /** Lowercase, dot-separated namespace segments, as the OpenTelemetry semantic conventions write names. */
 const NAMESPACE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
@@ -85,30 +73,15 @@ export function otelProcessor(options: OtelProcessorOptions): Processor {
   if (!NAMESPACE.test(namespace)) {
     throw optionRangeError(`reqprof: option "namespace" must be lowercase dot-separated words like "reqprof" or "acme.reqprof", got ${JSON.stringify(namespace)}`);
   }
-  const limits = resolveLimits(o, LIMIT_NAMES);
-  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'attribute', limits.overflowValue, LIMIT_NAMES));
+  const limits = resolveLimits(o, ATTRIBUTE_LIMIT_NAMES);
+  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'attribute', limits.overflowValue, ATTRIBUTE_LIMIT_NAMES));
   const names = otelInstrumentNames(namespace);
 
-  const cpuTime = meter.createCounter(names.cpuTime, {
-    unit: 's',
-    description: 'CPU time used per request tag set, estimated by reqprof\'s sampling profiler.',
-  });
-  const samples = meter.createCounter(names.samples, {
-    unit: '{sample}',
-    description: 'CPU profile samples attributed to each request tag set.',
-  });
-  const windows = meter.createCounter(names.windows, {
-    unit: '{window}',
-    description: 'Profiling windows delivered to the reqprof OpenTelemetry processor.',
-  });
-  const requests = meter.createCounter(names.requests, {
-    unit: '{request}',
-    description: 'Requests finished per request tag set, counted by reqprof\'s server integrations.',
-  });
-  const cpuShare = meter.createObservableGauge(names.cpuShare, {
-    unit: '1',
-    description: 'Share (0 to 1) of the process\'s sampled CPU used by each request tag set in the last profiling window.',
-  });
+  const cpuTime = meter.createCounter(names.cpuTime, { unit: 's', description: 'CPU time used per request tag set, estimated by reqprof\'s sampling profiler.' });
+  const samples = meter.createCounter(names.samples, { unit: '{sample}', description: 'CPU profile samples attributed to each request tag set.' });
+  const windows = meter.createCounter(names.windows, { unit: '{window}', description: 'Profiling windows delivered to the reqprof OpenTelemetry processor.' });
+  const requests = meter.createCounter(names.requests, { unit: '{request}', description: 'Requests finished per request tag set, counted by reqprof\'s server integrations.' });
+  const cpuShare = meter.createObservableGauge(names.cpuShare, { unit: '1', description: 'Share (0 to 1) of the process\'s sampled CPU used by each request tag set in the last profiling window.' });
 
   // The last window's shares by attribute-set id; an observable gauge reports them
   // at collection time, however often the reader collects.
@@ -158,4 +131,4 @@ export function otelProcessor(options: OtelProcessorOptions): Processor {
   };
 }
 
-export { otelTracer, HTTP_DURATION_BUCKETS_S, OTEL_TRACER_INSTRUMENTS, type OtelTracerOptions } from './otel-tracer.js';
+export { otelTracer, HTTP_DURATION_BUCKETS_S, OTEL_TRACER_INSTRUMENTS, type OtelTracerOptions } from '../tracer/opentelemetry.js';

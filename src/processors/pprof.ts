@@ -5,10 +5,10 @@ import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import type { Profile } from 'pprof-format';
 import type { Processor, WindowInfo } from '../types.js';
-import { OptionChecker } from './check-option.js';
+import { OptionChecker } from '../util/check-option.js';
 import { FilePattern } from './pprof/file-pattern.js';
 import { listPatternFiles, listPatternFilesSync, prune, pruneSync, type RetentionLimits } from './pprof/retention.js';
-import { writeFileAtomic, writeFileAtomicSync } from './write-atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/write-atomic.js';
 
 const gzipAsync = promisify(gzip);
 

@@ -1,10 +1,10 @@
-import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
-import { OVERFLOW_KEY } from '../aggregate.js';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { OVERFLOW_KEY } from '../tags.js';
 import { optionRangeError, optionTypeError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { checkPrometheusMetricName, prometheusLabelNameProblem, resolveLabelMapping, type LabelsOption } from '../metrics/label-names.js';
-import { resolveLimits, type LimitOptionNames } from '../metrics/limit-options.js';
+import { LABEL_LIMIT_NAMES, resolveLimits, type LabelLimitOptions } from '../metrics/limit-options.js';
+import { resolveRegistry } from '../metrics/prometheus-registry.js';
 import { overflowWarner } from '../metrics/overflow-warning.js';
 import { tagValues } from '../metrics/tag-values.js';
 import type { Processor, TagsProfile, WindowInfo } from '../types.js';
@@ -12,7 +12,7 @@ import type { Processor, TagsProfile, WindowInfo } from '../types.js';
 export { DEFAULT_OVERFLOW_VALUE } from '../metrics/cardinality.js';
 export type { LabelsOption } from '../metrics/label-names.js';
 
-export interface PrometheusProcessorOptions {
+export interface PrometheusProcessorOptions extends LabelLimitOptions {
   /**
    * The tag keys that become labels (Prometheus needs a fixed set): a list
    * (`['route', 'caller']`), or `{ labelName: tagKey }` to rename a tag key
@@ -25,19 +25,8 @@ export interface PrometheusProcessorOptions {
   registry?: Registry;
   /** Metric name prefix. Default `reqprof_` (giving `reqprof_cpu_seconds_total`...). */
   prefix?: string;
-  /** Distinct values kept per label; later values become `overflowValue`. Default 100. */
-  maxValuesPerLabel?: number;
-  /** Distinct label combinations kept; later ones get `overflowValue` in every non-empty label. Default 1000. */
-  maxSeries?: number;
-  /** Longer label values are cut to this many characters. Default 128. */
-  maxValueLength?: number;
-  /** The label value that stands for everything beyond a cap. Default `__overflow__`. */
-  overflowValue?: string;
-  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
-  logger?: Logger;
 }
 
-const LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerLabel', maxSeries: 'maxSeries' };
 
 /** The metric names a processor registers, derived from the prefix. */
 export function prometheusMetricNames(prefix = 'reqprof_') {
@@ -91,40 +80,17 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
       throw optionRangeError(`reqprof: option "prefix": a metric named "${n}" is already registered on this registry (a second prometheusProcessor needs its own "prefix" or "registry")`);
     }
   }
-  const limits = resolveLimits(o, LIMIT_NAMES);
-  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'label', limits.overflowValue, LIMIT_NAMES));
+  const limits = resolveLimits(o, LABEL_LIMIT_NAMES);
+  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'label', limits.overflowValue, LABEL_LIMIT_NAMES));
 
   const labelNames = mapping.names;
   const registers = [registry];
-  const cpuSeconds = new Counter({
-    name: names.cpuSeconds,
-    help: 'CPU time used per request tag set, in seconds, estimated by reqprof\'s sampling profiler (untagged CPU has every label empty).',
-    labelNames,
-    registers,
-  });
-  const cpuShare = new Gauge({
-    name: names.cpuShare,
-    help: 'Share (0 to 1) of the process\'s sampled CPU used by each request tag set in the last profiling window; tag sets absent from that window have no series.',
-    labelNames,
-    registers,
-  });
-  const samples = new Counter({
-    name: names.samples,
-    help: 'CPU profile samples that ran each request tag set\'s code. A share p of a window\'s N samples is good to 95% within 1.96*sqrt(p*(1-p)/N), N the sum over all tag sets.',
-    labelNames,
-    registers,
-  });
-  const windows = new Counter({
-    name: names.windows,
-    help: 'Profiling windows delivered to the reqprof Prometheus processor.',
-    registers,
-  });
-  const requests = new Counter({
-    name: names.requests,
-    help: 'Requests finished per request tag set, counted by reqprof\'s server integrations (divide CPU seconds by it for the CPU per request).',
-    labelNames,
-    registers,
-  });
+  const labelled = { labelNames, registers };
+  const cpuSeconds = new Counter({ name: names.cpuSeconds, ...labelled, help: 'CPU time used per request tag set, in seconds, estimated by reqprof\'s sampling profiler (untagged CPU has every label empty).' });
+  const cpuShare = new Gauge({ name: names.cpuShare, ...labelled, help: 'Share (0 to 1) of the process\'s sampled CPU used by each request tag set in the last profiling window; tag sets absent from that window have no series.' });
+  const samples = new Counter({ name: names.samples, ...labelled, help: 'CPU profile samples that ran each request tag set\'s code. A share p of a window\'s N samples is good to 95% within 1.96*sqrt(p*(1-p)/N), N the sum over all tag sets.' });
+  const windows = new Counter({ name: names.windows, registers, help: 'Profiling windows delivered to the reqprof Prometheus processor.' });
+  const requests = new Counter({ name: names.requests, ...labelled, help: 'Requests finished per request tag set, counted by reqprof\'s server integrations (divide CPU seconds by it for the CPU per request).' });
 
   const overflowValues = labelNames.map(() => limits.overflowValue);
   const labelsOf = (p: TagsProfile): Record<string, string> => {
@@ -161,15 +127,6 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
   };
 }
 
-function resolveRegistry(r: unknown): Registry {
-  if (r === undefined) return defaultRegistry;
-  const reg = r as Registry | null;
-  if (reg === null || typeof reg !== 'object' || typeof reg.registerMetric !== 'function' || typeof reg.getSingleMetric !== 'function') {
-    throw optionTypeError(`reqprof: option "registry" must be a prom-client Registry, got ${r === null ? 'null' : typeof r}`);
-  }
-  return reg;
-}
-
 export {
   prometheusTracer,
   KITEX_LATENCY_BUCKETS_US,
@@ -177,4 +134,4 @@ export {
   PROMETHEUS_TRACER_METRICS,
   UNKNOWN_LABEL_VALUE,
   type PrometheusTracerOptions,
-} from './prometheus-tracer.js';
+} from '../tracer/prometheus.js';

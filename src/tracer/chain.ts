@@ -47,41 +47,27 @@ export class TracerChain {
   }
 
   start(info: RPCInfo): void {
-    const ts = this.#tracers;
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i]!;
-      if (t.start === undefined) continue;
-      try {
-        t.start(info);
-      } catch (err) {
-        this.#failed(i, 'start', info, err);
-      }
-    }
+    for (let i = 0; i < this.#tracers.length; i++) this.#call(i, 'start', info);
   }
 
+  /** The tracers' `finish`, in reverse order, as deferred calls unwind. */
   finish(info: RPCInfo): void {
-    const ts = this.#tracers;
-    for (let i = ts.length - 1; i >= 0; i--) {
-      const t = ts[i]!;
-      if (t.finish === undefined) continue;
-      try {
-        t.finish(info);
-      } catch (err) {
-        this.#failed(i, 'finish', info, err);
-      }
-    }
+    for (let i = this.#tracers.length - 1; i >= 0; i--) this.#call(i, 'finish', info);
   }
 
   message(info: RPCInfo, direction: 'sent' | 'received'): void {
-    const ts = this.#tracers;
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i]!;
-      if (t.message === undefined) continue;
-      try {
-        t.message(info, direction);
-      } catch (err) {
-        this.#failed(i, 'message', info, err);
-      }
+    for (let i = 0; i < this.#tracers.length; i++) this.#call(i, 'message', info, direction);
+  }
+
+  /** Runs one tracer's hook, if it has one; a throw is logged and the call goes on. */
+  #call(i: number, hook: (typeof HOOKS)[number], info: RPCInfo, direction?: 'sent' | 'received'): void {
+    const t = this.#tracers[i]!;
+    if (t[hook] === undefined) return;
+    try {
+      if (hook === 'message') t.message!(info, direction!);
+      else t[hook]!(info);
+    } catch (err) {
+      this.#failed(i, hook, info, err);
     }
   }
 

@@ -1,3 +1,5 @@
+import type { CallType } from './types.js';
+
 /**
  * gRPC status codes by number, named as grpc-go's `codes.Code.String()` names
  * them: the `grpc_code` label values dashboards built on go-grpc-prometheus
@@ -59,4 +61,10 @@ export function grpcStatusError(code: number, details: string): GrpcStatusError 
   err.code = code;
   err.details = details;
   return err;
+}
+
+/** A gRPC method's call type, from its descriptor's two stream flags. */
+export function callTypeOf(requestStream: boolean, responseStream: boolean): CallType {
+  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
+  return responseStream ? 'server_stream' : 'unary';
 }

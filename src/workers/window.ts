@@ -4,7 +4,7 @@
  * entries of the raw window like the main thread's own, so values, samples
  * and percents count every profiled thread and processors still get one list.
  */
-import type { RawWindow } from '../engine/types.js';
+import type { SampledWindow } from '../engine/types.js';
 import { keyOf, TagSet } from '../tags.js';
 
 /** One tag set's CPU on one worker thread, summed over the reports of a window. */
@@ -75,7 +75,7 @@ function tagSetOf(pairs: readonly string[]): TagSet {
  * fold's `(interval + window) / window`: worker CPU was sampled over the whole
  * cycle, so it enters divided by it and comes out of the fold as sampled.
  */
-export function mergeWorkerWindow(raw: RawWindow, w: WorkerWindow | undefined, scale: number): RawWindow {
+export function mergeWorkerWindow(raw: SampledWindow, w: WorkerWindow | undefined, scale: number): SampledWindow {
   if (w === undefined) return raw;
   let mainCpu = 0;
   for (const t of raw.totals.values()) mainCpu += t.cpuNanos;

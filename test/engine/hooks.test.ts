@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { HooksEngine } from '../../src/engine/hooks.js';
 import { sampleCountIndex } from '../../src/engine/native.js';
 import { tag } from '../../src/context.js';
-import type { RawWindow } from '../../src/engine/types.js';
+import type { SampledWindow } from '../../src/engine/types.js';
 import { burn } from '../helpers/cpu.js';
 
 interface Attempt {
@@ -18,7 +18,7 @@ interface Attempt {
   kept2: number;
 }
 
-const keptSamples = (w: RawWindow) =>
+const keptSamples = (w: SampledWindow) =>
   [...w.totals.values()].filter((t) => t.tags?.key === 'job=kept').reduce((s, t) => s + t.samples, 0);
 
 function attempt(): Attempt {

@@ -10,8 +10,8 @@ import {
 import { reqprofMiddleware, withBodyParser } from '../../src/integrations/express.js';
 import { withBodyLimit } from '../../src/integrations/http.js';
 import {
-  DecodeClock, GroundTruth, KEYS, captureLogger, makeJsonBody, portOf, profileAndCompare, request, routeTag,
-  sendWorkload, serveRoute, tenantTag,
+  KEYS, captureLogger, portOf, profileAndCompare, request, routeTag,
+  accuracyCase, sendWorkloadThenClose, serveRoute, tenantTag,
   closeHttp as close,
   listenHttp,
   stoppedProfiler,
@@ -23,10 +23,7 @@ import {
 const listen = (app: express.Express) => listenHttp(app);
 
 test('express: per-route CPU shares match the timed truth, and express.json() decoding is billed to the transport tags only', async () => {
-  const truth = new GroundTruth();
-  const clock = new DecodeClock();
-  const body = makeJsonBody(2_000_000, 'acme');
-  const keys = [KEYS.light, KEYS.heavy, KEYS.ingestDecode, KEYS.ingestHandler];
+  const { truth, clock, body, keys } = accuracyCase();
   const result = await profileAndCompare('express', truth, keys, async (profiler) => {
     const app = express();
     app.use((req, _res, next) => {
@@ -49,11 +46,7 @@ test('express: per-route CPU shares match the timed truth, and express.json() de
     app.get('/heavy', handler);
     app.post('/ingest', handler);
     const { server, port } = await listen(app);
-    try {
-      await sendWorkload(port, body, 3000);
-    } finally {
-      await close(server);
-    }
+    await sendWorkloadThenClose(port, body, () => close(server));
   });
   assert.ok(result.ok, result.report);
 });
@@ -150,4 +143,25 @@ test('express: body parser errors still reach the error handler; options of anot
   assert.equal((await request(port, { path: '/x', body: JSON.stringify({ long: 'x'.repeat(100) }) })).status, 413);
   assert.throws(() => reqprofMiddleware(withBodyLimit(10)), { name: 'TypeError', message: /withBodyLimit\(\) is an option of reqprof\/http, not of reqprof\/express/ });
   assert.throws(() => withBodyParser('json' as never), { name: 'TypeError', message: /withBodyParser/ });
+});
+
+test('express: a body parser that calls next() twice runs the app once for the request, and the second call is logged', async (t) => {
+  const p = await stoppedProfiler();
+  const log = captureLogger();
+  let handled = 0;
+  const app = express();
+  const twice = (_req: unknown, _res: unknown, next: () => void): void => {
+    next();
+    next();
+  };
+  app.use(reqprofMiddleware(withProfiler(p), withLogger(log), withBodyParser(twice)));
+  app.get('/x', (_req, res) => {
+    handled++;
+    res.send('ok');
+  });
+  const { server, port } = await listen(app);
+  t.after(() => close(server));
+  assert.equal((await request(port, { path: '/x', method: 'GET' })).status, 200);
+  assert.equal(handled, 1);
+  assert.deepEqual(log.records.map((r) => r.obj.kind), ['parser-next-twice']);
 });

@@ -8,8 +8,8 @@ import {
 } from '../../src/index.js';
 import { reqprofPlugin } from '../../src/integrations/fastify.js';
 import {
-  DecodeClock, GroundTruth, KEYS, captureLogger, makeJsonBody, portOf, profileAndCompare, request, routeTag,
-  sendWorkload, serveRoute, tenantTag,
+  KEYS, captureLogger, portOf, profileAndCompare, request, routeTag,
+  accuracyCase, sendWorkloadThenClose, serveRoute, tenantTag,
   stoppedProfiler,
 } from './helpers.js';
 
@@ -20,10 +20,7 @@ async function listen(app: FastifyInstance): Promise<number> {
 
 
 test('fastify: per-route CPU shares match the timed truth, and JSON parsing and validation are billed to the transport tags only', async () => {
-  const truth = new GroundTruth();
-  const clock = new DecodeClock();
-  const body = makeJsonBody(2_000_000, 'acme');
-  const keys = [KEYS.light, KEYS.heavy, KEYS.ingestDecode, KEYS.ingestHandler];
+  const { truth, clock, body, keys } = accuracyCase();
   const result = await profileAndCompare('fastify', truth, keys, async (profiler) => {
     const app = Fastify({ bodyLimit: 8 * 1024 * 1024, forceCloseConnections: true });
     app.addHook('onRequest', (request, _reply, done) => {
@@ -47,11 +44,7 @@ test('fastify: per-route CPU shares match the timed truth, and JSON parsing and 
     // The schema makes Fastify validate the body: validation runs before the message stage too.
     app.post('/ingest', { schema: { body: { type: 'object', required: ['tenant', 'items'], properties: { tenant: { type: 'string' } } } } }, handler);
     const port = await listen(app);
-    try {
-      await sendWorkload(port, body, 3000);
-    } finally {
-      await app.close();
-    }
+    await sendWorkloadThenClose(port, body, () => app.close());
   });
   assert.ok(result.ok, result.report);
 });

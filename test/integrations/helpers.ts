@@ -136,6 +136,25 @@ export function portOf(server: { address(): AddressInfo | string | null }): numb
 }
 
 /** The request mix every HTTP integration test sends: light, heavy, then a big POST, one at a time. */
+/** One per-framework accuracy test's parts: the timed truth, the decode clock, a 2 MB JSON body and the keys compared. */
+export function accuracyCase() {
+  return {
+    truth: new GroundTruth(),
+    clock: new DecodeClock(),
+    body: makeJsonBody(2_000_000, 'acme'),
+    keys: [KEYS.light, KEYS.heavy, KEYS.ingestDecode, KEYS.ingestHandler],
+  };
+}
+
+/** Sends the accuracy workload (3 s of rounds) to `port`, then closes the server whatever happened. */
+export async function sendWorkloadThenClose(port: number, body: Buffer, close: () => Promise<unknown>): Promise<void> {
+  try {
+    await sendWorkload(port, body, 3000);
+  } finally {
+    await close();
+  }
+}
+
 export async function sendWorkload(port: number, body: Buffer, durationMs: number, agent?: http.Agent): Promise<number> {
   const end = performance.now() + durationMs;
   let rounds = 0;

@@ -9,7 +9,7 @@ import {
 import { reqprofHandler, reqprofListener, withBodyDecoder, withBodyLimit } from '../../src/integrations/http.js';
 import {
   GroundTruth, KEYS, ROUTE_COST_MS, burnFor, captureLogger, cpuTimed, makeJsonBody, portOf, profileAndCompare, request, routeTag,
-  sendWorkload, tenantTag,
+  sendWorkloadThenClose, tenantTag,
   closeHttp as close,
   listenHttp as listen,
   stoppedProfiler,
@@ -49,11 +49,7 @@ test('reqprofHandler: per-route CPU shares match the timed truth, and body decod
       withProfilerMessageTagging(tenantTag),
       withBodyDecoder(timedJson),
       withBodyLimit(8 * 1024 * 1024)));
-    try {
-      await sendWorkload(port, body, 3000);
-    } finally {
-      await close(server);
-    }
+    await sendWorkloadThenClose(port, body, () => close(server));
   });
   assert.ok(result.ok, result.report);
 });

@@ -10,8 +10,8 @@ import {
 } from '../../src/index.js';
 import { reqprofMiddleware, withBodyParser } from '../../src/integrations/koa.js';
 import {
-  DecodeClock, GroundTruth, KEYS, captureLogger, makeJsonBody, portOf, profileAndCompare, request, routeTag,
-  sendWorkload, serveRoute, tenantTag,
+  KEYS, captureLogger, portOf, profileAndCompare, request, routeTag,
+  accuracyCase, sendWorkloadThenClose, serveRoute, tenantTag,
   closeHttp as close,
   listenHttp,
   stoppedProfiler,
@@ -23,10 +23,7 @@ import {
 const listen = (app: Koa) => listenHttp(app.callback());
 
 test('koa: per-route CPU shares match the timed truth, and @koa/bodyparser decoding is billed to the transport tags only', async () => {
-  const truth = new GroundTruth();
-  const clock = new DecodeClock();
-  const body = makeJsonBody(2_000_000, 'acme');
-  const keys = [KEYS.light, KEYS.heavy, KEYS.ingestDecode, KEYS.ingestHandler];
+  const { truth, clock, body, keys } = accuracyCase();
   const result = await profileAndCompare('koa', truth, keys, async (profiler) => {
     const app = new Koa();
     app.use((ctx, next) => {
@@ -47,11 +44,7 @@ test('koa: per-route CPU shares match the timed truth, and @koa/bodyparser decod
       ctx.body = 'ok';
     });
     const { server, port } = await listen(app);
-    try {
-      await sendWorkload(port, body, 3000);
-    } finally {
-      await close(server);
-    }
+    await sendWorkloadThenClose(port, body, () => close(server));
   });
   assert.ok(result.ok, result.report);
 });

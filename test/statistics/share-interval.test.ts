@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { foldWindow, toProfiles } from '../../src/aggregate.js';
-import { WindowSum } from '../../src/engine/window-sum.js';
+import { sumAndCapWindow, toProfiles } from '../../src/aggregate.js';
+import { WindowSummer } from '../../src/engine/window-summer.js';
 import type { RawNode, RawTimeProfile } from '../../src/engine/native.js';
 import { latestWindow } from '../../src/processors/html-report/model.js';
 import { shareMargin } from '../../src/share-interval.js';
@@ -48,10 +48,10 @@ function syntheticWindow(rand: () => number): RawTimeProfile {
 }
 
 function summed(raw: RawTimeProfile): { profiles: TagsProfile[]; window: WindowInfo } {
-  const sum = new WindowSum(raw, (c) => c as TagSet | undefined, false, false);
+  const sum = new WindowSummer(raw, (c) => c as TagSet | undefined, false, false);
   sum.step(Infinity);
   const settings = { intervalMs: 0, windowMs: 1000, samplingIntervalMicros: 10_000, maxTagSets: 100, mode: 'async-hooks' as const };
-  return toProfiles(foldWindow({ start: 0, end: 1000, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: 0 }, settings, 'window'));
+  return toProfiles(sumAndCapWindow({ start: 0, end: 1000, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: 0 }, settings, 'window'));
 }
 
 /** How often, over many windows, the true share lies within each interval. */

@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { foldWindow, mergeWindowData, toProfiles } from '../../src/aggregate.js';
-import type { RawWindow } from '../../src/engine/types.js';
+import { sumAndCapWindow, mergeSummedWindows, toProfiles } from '../../src/aggregate.js';
+import type { SampledWindow } from '../../src/engine/types.js';
 import { createTagSet } from '../../src/tags.js';
 import { mergeWorkerWindow, type WorkerWindow } from '../../src/workers/window.js';
 
 const settings = { intervalMs: 0, windowMs: 1000, samplingIntervalMicros: 1000, maxTagSets: 100, mode: 'cped' as const };
 
-function raw(): RawWindow {
+function raw(): SampledWindow {
   const a = createTagSet({ tenant: 'a' });
   return {
     start: 0, end: 1000, samples: 30, nonJsThreadsCpuNanos: 0,
@@ -33,7 +33,7 @@ function workers(): WorkerWindow {
 }
 
 test('worker CPU adds into the same tag set rows, and percents count every thread', () => {
-  const { profiles, window } = toProfiles(foldWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window'));
+  const { profiles, window } = toProfiles(sumAndCapWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window'));
   const byKey = new Map(profiles.map((p) => [p.key, p]));
   assert.equal(byKey.get('tenant=a')!.value, 60e6);
   assert.equal(byKey.get('tenant=a')!.samples, 60);
@@ -50,23 +50,23 @@ test('worker CPU adds into the same tag set rows, and percents count every threa
 
 test('with an interval, worker CPU (sampled over the whole cycle) is not scaled up', () => {
   const s = { ...settings, intervalMs: 1000 };
-  const { profiles, window } = toProfiles(foldWindow(mergeWorkerWindow(raw(), workers(), 2), s, 'window'));
+  const { profiles, window } = toProfiles(sumAndCapWindow(mergeWorkerWindow(raw(), workers(), 2), s, 'window'));
   const b = profiles.find((p) => p.key === 'tenant=b')!;
   assert.ok(Math.abs(b.value - 25e6) < 1, `${b.value}`);
   assert.equal(window.workers!.threads[0]!.cpu, 60e6, 'the main thread is scaled like its profiles');
 });
 
 test('merged deliveries sum per thread', () => {
-  const one = foldWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window');
-  const two = foldWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window');
-  const { window } = toProfiles(mergeWindowData(one, two));
+  const one = sumAndCapWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window');
+  const two = sumAndCapWindow(mergeWorkerWindow(raw(), workers(), 1), settings, 'window');
+  const { window } = toProfiles(mergeSummedWindows(one, two));
   assert.equal(window.workers!.sampledCpu, 140e6);
   assert.equal(window.workers!.threads.find((t) => t.threadId === 3)!.cpu, 90e6);
   assert.equal(window.workers!.lostWindows, 2);
 });
 
 test('no workers: the window is untouched', () => {
-  const { window } = toProfiles(foldWindow(mergeWorkerWindow(raw(), undefined, 1), settings, 'window'));
+  const { window } = toProfiles(sumAndCapWindow(mergeWorkerWindow(raw(), undefined, 1), settings, 'window'));
   assert.equal(window.workers, undefined);
   assert.equal(window.totalCpu, 30e6);
 });

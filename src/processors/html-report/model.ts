@@ -1,4 +1,4 @@
-import { OVERFLOW_KEY } from '../../aggregate.js';
+import { OVERFLOW_KEY } from '../../tags.js';
 import { shareMargin } from '../../share-interval.js';
 import type { HotFunction, TagsProfile, WindowInfo } from '../../types.js';
 import type { FlameForest, FlameOptions } from './flame.js';

@@ -1,12 +1,12 @@
-import { Counter, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { optionRangeError, optionTypeError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { prometheusLabelNameProblem, resolveLabelMapping, type LabelMapping, type LabelsOption } from '../metrics/label-names.js';
-import { resolveLimits, type LimitOptionNames } from '../metrics/limit-options.js';
+import { LABEL_LIMIT_NAMES, resolveLimits, type LabelLimitOptions } from '../metrics/limit-options.js';
+import { resolveRegistry } from '../metrics/prometheus-registry.js';
 import { overflowWarner } from '../metrics/overflow-warning.js';
-import { GRPC_OK, grpcCodeName, splitGrpcMethod } from '../tracer/grpc-status.js';
-import type { RPCInfo, Tracer } from '../tracer/types.js';
+import { GRPC_OK, grpcCodeName, splitGrpcMethod } from './grpc-status.js';
+import type { RPCInfo, Tracer } from './types.js';
 
 /** kitex-contrib/monitor-prometheus's default latency buckets: 5 ms to 1 s, in microseconds. */
 export const KITEX_LATENCY_BUCKETS_US: readonly number[] = Object.freeze([5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000]);
@@ -16,7 +16,7 @@ export const PROMETHEUS_DEFAULT_BUCKETS: readonly number[] = Object.freeze([0.00
 /** The label value for what the request does not say (no caller header, no route), as the Kitex tracers write it. */
 export const UNKNOWN_LABEL_VALUE = 'unknown';
 
-export interface PrometheusTracerOptions {
+export interface PrometheusTracerOptions extends LabelLimitOptions {
   /**
    * Metric names and labels:
    * - `kitex` (default): kitex-contrib/monitor-prometheus's
@@ -48,19 +48,8 @@ export interface PrometheusTracerOptions {
    * of a server call's series (started, messages, handled) when it finishes.
    */
   tagLabels?: LabelsOption;
-  /** Distinct values kept per label; later values become `overflowValue`. Default 100. */
-  maxValuesPerLabel?: number;
-  /** Distinct label combinations kept; later ones get `overflowValue` in every free-form label. Default 1000. */
-  maxSeries?: number;
-  /** Longer label values are cut to this many characters. Default 128. */
-  maxValueLength?: number;
-  /** The label value that stands for everything beyond a cap. Default `__overflow__`. */
-  overflowValue?: string;
-  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
-  logger?: Logger;
 }
 
-const LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerLabel', maxSeries: 'maxSeries' };
 
 /** The metric names of each style. */
 export const PROMETHEUS_TRACER_METRICS = Object.freeze({
@@ -177,7 +166,7 @@ export function prometheusTracer(options: PrometheusTracerOptions = {}): Tracer 
   if (style !== 'kitex' && style !== 'grpc') {
     throw optionRangeError(`reqprof: prometheusTracer option "style" must be "kitex" or "grpc", got ${JSON.stringify(style)}`);
   }
-  const registry = resolveRegistry(o['registry']);
+  const registry = resolveRegistry(o['registry'], 'prometheusTracer ');
   const buckets = checkBuckets(o['buckets']);
   const histogram = bool('handlingTimeHistogram', o['handlingTimeHistogram']);
   const codeLabel = bool('codeLabel', o['codeLabel']);
@@ -187,8 +176,8 @@ export function prometheusTracer(options: PrometheusTracerOptions = {}): Tracer 
   for (const n of tagLabels?.names ?? []) {
     if (reserved.includes(n)) throw optionRangeError(`reqprof: prometheusTracer option "tagLabels": label name "${n}" is one of the tracer's own labels (${reserved.join(', ')}); map the tag to another name`);
   }
-  const limits = resolveLimits(o, LIMIT_NAMES);
-  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'label', limits.overflowValue, LIMIT_NAMES));
+  const limits = resolveLimits(o, LABEL_LIMIT_NAMES);
+  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'label', limits.overflowValue, LABEL_LIMIT_NAMES));
   const args: TracerArgs = { registry, limiter, tagLabels };
   return style === 'kitex'
     ? kitexTracer(args, buckets ?? KITEX_LATENCY_BUCKETS_US, codeLabel)
@@ -314,13 +303,4 @@ function grpcTracer(args: TracerArgs, buckets: readonly number[], histogram: boo
       m.handling?.observe(labels, elapsed(info, 1e9));
     },
   };
-}
-
-function resolveRegistry(r: unknown): Registry {
-  if (r === undefined) return defaultRegistry;
-  const reg = r as Registry | null;
-  if (reg === null || typeof reg !== 'object' || typeof reg.registerMetric !== 'function' || typeof reg.getSingleMetric !== 'function') {
-    throw optionTypeError(`reqprof: prometheusTracer option "registry" must be a prom-client Registry, got ${r === null ? 'null' : typeof r}`);
-  }
-  return reg;
 }

@@ -1,31 +1,19 @@
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
 import { optionTypeError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { CardinalityLimiter } from '../metrics/cardinality.js';
 import { resolveLabelMapping, type LabelMapping, type LabelsOption } from '../metrics/label-names.js';
-import { resolveLimits, type LimitOptionNames } from '../metrics/limit-options.js';
+import { ATTRIBUTE_LIMIT_NAMES, resolveLimits, type AttributeLimitOptions } from '../metrics/limit-options.js';
 import { overflowWarner } from '../metrics/overflow-warning.js';
-import { splitGrpcMethod } from '../tracer/grpc-status.js';
-import type { RPCInfo, Tracer } from '../tracer/types.js';
+import { splitGrpcMethod } from './grpc-status.js';
+import type { RPCInfo, Tracer } from './types.js';
 
-export interface OtelTracerOptions {
+export interface OtelTracerOptions extends AttributeLimitOptions {
   /** The meter to create the histograms on, e.g. `metrics.getMeter('my-service')`. */
   meter: Meter;
   /** Request tags that become extra attributes: a list, or `{ attributeName: tagKey }`. A missing tag is left out. */
   tagAttributes?: LabelsOption;
-  /** Distinct values kept per attribute (from request data); later ones become `overflowValue`. Default 100. */
-  maxValuesPerAttribute?: number;
-  /** Distinct attribute sets kept; later ones get `overflowValue` in every free-form attribute. Default 1000. */
-  maxAttributeSets?: number;
-  /** Longer attribute values are cut to this many characters. Default 128. */
-  maxValueLength?: number;
-  /** The value that stands for everything beyond a cap. Default `__overflow__`. */
-  overflowValue?: string;
-  /** pino-compatible logger for the (rate-limited) cap warnings. Default: reqprof's logger. */
-  logger?: Logger;
 }
 
-const LIMIT_NAMES: LimitOptionNames = { maxValuesPerKey: 'maxValuesPerAttribute', maxSeries: 'maxAttributeSets' };
 
 /** The semantic conventions' advisory buckets for the HTTP request durations, in seconds. */
 export const HTTP_DURATION_BUCKETS_S: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
@@ -81,8 +69,8 @@ export function otelTracer(options: OtelTracerOptions): Tracer {
     throw optionTypeError('reqprof: otelTracer option "meter" must be an OpenTelemetry Meter (from metrics.getMeter(name) or meterProvider.getMeter(name))');
   }
   const tags: LabelMapping | undefined = o['tagAttributes'] === undefined ? undefined : resolveLabelMapping('tagAttributes', o['tagAttributes'], () => undefined);
-  const limits = resolveLimits(o, LIMIT_NAMES);
-  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'attribute', limits.overflowValue, LIMIT_NAMES));
+  const limits = resolveLimits(o, ATTRIBUTE_LIMIT_NAMES);
+  const limiter = new CardinalityLimiter(limits, overflowWarner(o['logger'], 'attribute', limits.overflowValue, ATTRIBUTE_LIMIT_NAMES));
 
   const rpc = (name: string, side: string): Histogram => meter.createHistogram(name, {
     unit: 'ms',

@@ -1,7 +1,8 @@
 import { optionRangeError, optionTypeError } from '../errors.js';
-import { checkTracer } from '../tracer/chain.js';
-import type { Tracer } from '../tracer/types.js';
-import { describe, sharedOption, type ServerOption } from './options.js';
+import { checkTracer } from './chain.js';
+import type { Tracer } from './types.js';
+import { describe } from '../util/check-option.js';
+import { sharedOption, type ServerOption } from '../integrations/options.js';
 
 /**
  * Calls `tracer.start(info)` when each request or call begins and

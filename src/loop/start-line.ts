@@ -1,6 +1,6 @@
-import type { EngineMode } from './engine/types.js';
-import { getDefaultLogger } from './logger.js';
-import type { ResolvedOptions } from './options.js';
+import type { EngineMode } from '../engine/types.js';
+import { getDefaultLogger } from '../logger.js';
+import type { ResolvedOptions } from '../options.js';
 
 /** `30 s`, `1.5 s`, `250 ms`. */
 function duration(ms: number): string {

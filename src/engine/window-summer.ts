@@ -43,7 +43,7 @@ const TIME_SPAN = 2 ** 30;
  * CPU, on both engine paths). Half goes to each: with the switch uniformly
  * placed in the interval, both get what they used, on average.
  */
-export class WindowSum {
+export class WindowSummer {
   readonly totals = new Map<TagSet | undefined, TagSetTotals>();
   samples = 0;
   /** Idle samples and the tags their CPU went to, for labelling the pprof profile the same way. */

@@ -1,10 +1,10 @@
-import { cloneWindowData, mergeWindowData, toProfiles, type WindowData } from './aggregate.js';
+import { cloneSummedWindow, mergeSummedWindows, toProfiles, type SummedWindow } from './aggregate.js';
 import { errorFields, type RateLimitedLog } from './rate-limited-log.js';
-import { within } from './sleep.js';
+import { within } from './util/wait.js';
 import type { Processor } from './types.js';
 
 /** The delivery whose processor is running its synchronous part right now, if any. */
-let calling: Delivery | undefined;
+let calling: ProcessorMailbox | undefined;
 
 /**
  * Hands windows to one processor. The processor does not run twice at once:
@@ -17,13 +17,13 @@ let calling: Delivery | undefined;
  * may then overlap the one that never settled), and pause()/stop() do not wait
  * for a processor whose last call did not settle in time.
  */
-export class Delivery {
+export class ProcessorMailbox {
   readonly name: string;
   readonly #boundMs: number;
   #hung = false;
   readonly #processor: Processor;
   readonly #faults: RateLimitedLog;
-  #pending: WindowData | undefined;
+  #pending: SummedWindow | undefined;
   /** Whether #pending is this delivery's own copy (merging into a shared window would change other processors' data). */
   #pendingOwned = false;
   #running: Promise<void> | undefined;
@@ -49,7 +49,7 @@ export class Delivery {
   }
 
   /** The delivery whose processor is in its synchronous part now (a pause() or stop() from inside a processor). */
-  static calling(): Delivery | undefined {
+  static calling(): ProcessorMailbox | undefined {
     return calling;
   }
 
@@ -59,7 +59,7 @@ export class Delivery {
    * copied when a busy processor makes a merge necessary: most windows are
    * delivered as they are, without a copy at window end.
    */
-  push(data: WindowData): void {
+  push(data: SummedWindow): void {
     this.#pending = this.#merge(data);
     // Deferred to a microtask: #drain may finish synchronously (a processor that
     // throws at once), and must not clear #running before it was even set.
@@ -67,7 +67,7 @@ export class Delivery {
   }
 
   /** Delivers what is pending synchronously, ignoring any promise the processor returns (process exit). */
-  pushSync(data: WindowData): void {
+  pushSync(data: SummedWindow): void {
     const pending = this.#merge(data);
     this.#pending = undefined;
     const { profiles, window } = toProfiles(pending, this.#topFunctions);
@@ -89,16 +89,16 @@ export class Delivery {
     }
   }
 
-  #merge(data: WindowData): WindowData {
+  #merge(data: SummedWindow): SummedWindow {
     if (this.#pending === undefined) {
       this.#pendingOwned = false;
       return data;
     }
     if (!this.#pendingOwned) {
-      this.#pending = cloneWindowData(this.#pending);
+      this.#pending = cloneSummedWindow(this.#pending);
       this.#pendingOwned = true;
     }
-    return mergeWindowData(this.#pending, data);
+    return mergeSummedWindows(this.#pending, data);
   }
 
   /** Resolves when nothing is pending or running. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNativeTimeProfiler } from '../../src/engine/native.js';
-import { WindowSum } from '../../src/engine/window-sum.js';
+import { WindowSummer } from '../../src/engine/window-summer.js';
 import { createTagSet, type TagSet } from '../../src/tags.js';
 import { burn } from '../helpers/cpu.js';
 
@@ -26,7 +26,7 @@ async function recordWindow() {
 
 const resolve = (c: unknown): TagSet | undefined => (c as { ref?: TagSet } | undefined)?.ref;
 
-function byKey(sum: WindowSum): Map<string, { cpu: number; samples: number }> {
+function byKey(sum: WindowSummer): Map<string, { cpu: number; samples: number }> {
   const out = new Map<string, { cpu: number; samples: number }>();
   for (const t of sum.totals.values()) out.set(t.tags?.key ?? '(untagged)', { cpu: t.cpuNanos, samples: t.samples });
   return out;
@@ -34,9 +34,9 @@ function byKey(sum: WindowSum): Map<string, { cpu: number; samples: number }> {
 
 test('a window summed in many short slices gives exactly the totals of one pass, idle tails included', async () => {
   const raw = await recordWindow();
-  const once = new WindowSum(raw, resolve, true, true);
+  const once = new WindowSummer(raw, resolve, true, true);
   assert.equal(once.step(Infinity), true);
-  const sliced = new WindowSum(raw, resolve, true, true);
+  const sliced = new WindowSummer(raw, resolve, true, true);
   let slices = 1;
   // A deadline already past: every slice stops at its first look at the clock.
   while (!sliced.step(-Infinity)) slices++;
