@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { buildPackage } from '../helpers/prometheus-server.js';
-import { WindowSum } from '../../src/engine/window-sum.js';
+import { WindowSummer } from '../../src/engine/window-summer.js';
 import type { RawNode, RawTimeProfile } from '../../src/engine/native.js';
 import { createTagSet, type TagSet } from '../../src/tags.js';
 
@@ -39,7 +39,7 @@ test('a busy sample after a busy sample of other tags gives half its CPU to thos
       ],
     },
   };
-  const sum = new WindowSum(raw, (c) => (c as { ref?: TagSet } | undefined)?.ref, true, true);
+  const sum = new WindowSummer(raw, (c) => (c as { ref?: TagSet } | undefined)?.ref, true, true);
   assert.equal(sum.step(Infinity), true);
   const ms = (t: TagSet) => sum.totals.get(t)!.cpuNanos / 1e6;
   // /a: 1 + 1 + half of /b's first sample + 1 (after idle: all its own). /b: half its first + 1 + its idle tail.
