@@ -3,22 +3,23 @@ import assert from 'node:assert/strict';
 import { createNativeTimeProfiler } from '../../src/engine/native.js';
 import { WindowSummer } from '../../src/engine/window-summer.js';
 import { createTagSet, type TagSet } from '../../src/tags.js';
-import { burn } from '../helpers/cpu.js';
+import { burn, timed } from '../helpers/cpu.js';
 
 /** A real window from the native sampler: three tag sets taking turns, with idle gaps between bursts. */
 async function recordWindow() {
   const native = createNativeTimeProfiler({ intervalMicros: 200, durationMillis: 5_000, useCPED: false });
   const sets = ['a', 'b', 'c'].map((r) => createTagSet({ route: r }));
+  let burntMs = 0;
   native.start();
   try {
     for (let round = 0; round < 60; round++) {
       const tags = sets[round % 3]!;
       native.context = { ref: tags };
-      burn(2);
+      burntMs += timed(() => burn(2));
       native.context = { ref: undefined };
       await new Promise((r) => setTimeout(r, 1));
     }
-    return native.stop(false);
+    return { raw: native.stop(false), burntMs };
   } finally {
     native.dispose();
   }
@@ -33,7 +34,7 @@ function byKey(sum: WindowSummer): Map<string, { cpu: number; samples: number }>
 }
 
 test('a window summed in many short slices gives exactly the totals of one pass, idle tails included', async () => {
-  const raw = await recordWindow();
+  const { raw, burntMs } = await recordWindow();
   const once = new WindowSummer(raw, resolve, true, true);
   assert.equal(once.step(Infinity), true);
   const sliced = new WindowSummer(raw, resolve, true, true);
@@ -49,8 +50,9 @@ test('a window summed in many short slices gives exactly the totals of one pass,
     assert.deepEqual([...(other.functions?.entries() ?? [])].sort(), [...(t.functions?.entries() ?? [])].sort());
   }
   assert.equal(sliced.idleTags!.size, once.idleTags!.size);
-  // The bursts were tagged: their CPU, idle tails included, carries the routes.
+  // A sanity check that the contexts were read: the tagged bursts' CPU carries the routes. How exactly
+  // is judged by the attribution tests (test/engine/, test/accuracy.test.ts); here the test runner's own
+  // untagged work between bursts, on a loaded machine, takes a varying part of each burst's edges.
   const tagged = [...once.totals.values()].filter((t) => t.tags !== undefined).reduce((s, t) => s + t.cpuNanos, 0);
-  const all = [...once.totals.values()].reduce((s, t) => s + t.cpuNanos, 0);
-  assert.ok(tagged / all > 0.8, `${(100 * tagged / all).toFixed(0)}% tagged`);
+  assert.ok(tagged / 1e6 > 0.5 * burntMs, `${(tagged / 1e6).toFixed(1)} ms tagged of ${burntMs.toFixed(1)} ms burnt in tagged bursts`);
 });
