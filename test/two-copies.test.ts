@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildPackage } from './helpers/prometheus-server.js';
+import { childEnv } from './helpers/engines.js';
 import { compatibleVersions } from '../src/tag-context-registry.js';
 import { VERSION } from '../src/version.js';
 
@@ -53,7 +54,7 @@ interface Result {
 }
 
 function runFixture(flags: string[], a: string, b: string): { result: Result; stderr: string } {
-  const r = spawnSync(process.execPath, [...flags, 'test/fixtures/two-copies.mjs', a, b], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...flags, 'test/fixtures/two-copies.mjs', a, b], { encoding: 'utf8', timeout: 120_000, env: childEnv() });
   assert.equal(r.status, 0, `the fixture exited ${r.status}: ${r.stderr}`);
   return { result: JSON.parse(r.stdout.trim().split('\n').pop()!) as Result, stderr: r.stderr };
 }
@@ -85,7 +86,7 @@ for (const { flags, mode } of PATHS) {
 
 test('copies of incompatible versions warn loudly at load, naming both versions and what is lost', () => {
   const { flags } = PATHS[0]!;
-  const r = spawnSync(process.execPath, [...flags, '-e', `import(${JSON.stringify(join(copy('a'), 'dist/esm/index.js'))}).then(() => import(${JSON.stringify(join(copy('other-major'), 'dist/esm/index.js'))}))`], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...flags, '-e', `import(${JSON.stringify(join(copy('a'), 'dist/esm/index.js'))}).then(() => import(${JSON.stringify(join(copy('other-major'), 'dist/esm/index.js'))}))`], { encoding: 'utf8', timeout: 60_000, env: childEnv() });
   assert.equal(r.status, 0, r.stderr);
   const version = JSON.parse(readFileSync('package.json', 'utf8')).version as string;
   assert.match(r.stderr, /ReqprofWarning/);

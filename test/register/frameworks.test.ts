@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { shareTolerance } from '../helpers/cpu.js';
-import { cpedAvailable } from '../helpers/engines.js';
+import { cpedAvailable, engineFlags } from '../helpers/engines.js';
 import { FIXTURES, byKey, runFixture, type FixtureRun } from './run-fixture.js';
 
 const APPS: Array<{ name: string; file: string; env?: Record<string, string> }> = [
@@ -25,10 +25,15 @@ const APPS: Array<{ name: string; file: string; env?: Record<string, string> }> 
 /** Each route's tenant header, as drive.cjs sends it. */
 const TENANT: Record<string, string> = { '/api/users/:id': 'acme', '/api/orders': 'globex', '/health': 'acme', '(unmatched)': 'acme' };
 
-/** Node 24+ runs both engine paths: CPED by default, async_hooks with --no-async-context-frame. */
-const ENGINES: Array<{ name: string; flags: string[] }> = cpedAvailable()
-  ? [{ name: 'cped', flags: [] }, { name: 'async-hooks', flags: ['--no-async-context-frame'] }]
-  : [{ name: 'async-hooks', flags: [] }];
+/**
+ * Node 24+ runs both engine paths (CPED by default, async_hooks with --no-async-context-frame); Node 22
+ * runs the path of the CI step it is in (CPED with --experimental-async-context-frame), flags given explicitly
+ * since the fixtures run without NODE_OPTIONS.
+ */
+const paths: Array<'cped' | 'async-hooks'> = Number(process.versions.node.split('.')[0]) >= 24
+  ? ['cped', 'async-hooks']
+  : [cpedAvailable() ? 'cped' : 'async-hooks'];
+const ENGINES: Array<{ name: string; flags: string[] }> = paths.map((name) => ({ name, flags: engineFlags(name)! }));
 
 export function routeShares(run: FixtureRun, key = 'route'): { ok: boolean; report: string; perRequestMs: number } {
   const truth = run.truth!;
