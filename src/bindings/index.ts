@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { join, sep } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { optionTypeError } from '../errors.js';
+import { bindBuiltinFetch } from './builtin-fetch.js';
 import { bindGenericPool } from './generic-pool.js';
 import { bindHttpAgents } from './http-agent.js';
 import { bindIoredis, bindIoredisReplies } from './ioredis.js';
@@ -25,9 +26,9 @@ import { bindUndiciClient } from './undici.js';
 export { detectSharedConnections, type SharedConnectionFinding, type SharedConnectionOptions } from './shared-connections.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http' | 'undici';
+export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http' | 'undici' | 'fetch';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http', 'undici'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http', 'undici', 'fetch'];
 
 interface Target {
   driver: DriverName;
@@ -103,6 +104,8 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
   };
   // Core modules are always there.
   if (drivers.includes('http') && bindHttpAgents()) patched.add('node:http');
+  // Node's built-in fetch (its own undici): through its global dispatcher.
+  if (drivers.includes('fetch') && bindBuiltinFetch()) patched.add('globalThis.fetch');
   // Drivers loaded already (an ES module's imports are all loaded before its body runs).
   const cache = createRequire(import.meta.url).cache;
   for (const [filename, mod] of Object.entries(cache)) {
