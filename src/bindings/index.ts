@@ -16,7 +16,7 @@ import { optionTypeError } from '../errors.js';
 import { bindBuiltinFetch } from './builtin-fetch.js';
 import { bindGenericPool } from './generic-pool.js';
 import { bindHttpAgents } from './http-agent.js';
-import { bindIoredis, bindIoredisReplies } from './ioredis.js';
+import { bindIoredis, bindIoredisCluster, bindIoredisReplies } from './ioredis.js';
 import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
 import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
@@ -51,6 +51,7 @@ const TARGETS: Target[] = [
   { driver: 'mysql2', file: 'mysql2/lib/pool.js', bind: bindMysql2Pool },
   { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
   { driver: 'ioredis', file: 'ioredis/built/DataHandler.js', bind: (e) => bindIoredisReplies(defaultExport(e)) },
+  { driver: 'ioredis', file: 'ioredis/built/cluster/index.js', bind: (e) => bindIoredisCluster(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/index.js', bind: (e) => bindNodeRedisClient(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/pool.js', bind: (e) => bindNodeRedisPool((e as { RedisClientPool?: unknown } | undefined)?.RedisClientPool) },
   { driver: 'undici', file: 'undici/lib/dispatcher/client.js', bind: bindUndiciClient },
