@@ -8,11 +8,12 @@
  * that request.
  *
  * So `dispatch` of the global dispatcher is run outside any request: its
- * connections are opened untagged and undici's parsing on them stays
- * untagged, while the caller's continuations (`await fetch()`,
- * `await res.json()`) run as the caller, as promises do. Besides connecting,
- * `dispatch` only queues the request and writes its head: that small CPU is
- * untagged too (a stream body is also read outside the request).
+ * connections are opened untagged, while the caller's continuations
+ * (`await fetch()`, `await res.json()`) run as the caller, as promises do,
+ * and each response is parsed as its request (undici-replies.ts, told the
+ * caller here). Besides connecting, `dispatch` only queues the request and
+ * writes its head: that small CPU is untagged (a stream body is also read
+ * outside the request).
  *
  * Node loads its undici on the first `fetch` (about 40 ms of CPU), so it is
  * not loaded here: `globalThis.fetch` is wrapped to bind the dispatcher in
@@ -20,7 +21,8 @@
  * later (`setGlobalDispatcher`).
  */
 import { onRestore } from './patch.js';
-import { outsideRequests } from './scope.js';
+import { currentTags, outsideRequests } from './scope.js';
+import { dispatchingFor } from './undici-replies.js';
 
 /** undici's global dispatcher slots, newest API version last. */
 const SLOTS = [Symbol.for('undici.globalDispatcher.1'), Symbol.for('undici.globalDispatcher.2')];
@@ -40,7 +42,8 @@ function bindDispatcher(dispatcher: unknown): void {
     configurable: true,
     writable: true,
     value: function dispatch(this: unknown, options: unknown, handler: unknown) {
-      return outsideRequests(() => original.call(this, options, handler));
+      const caller = currentTags();
+      return outsideRequests(() => dispatchingFor(caller, () => original.call(this, options, handler)));
     },
   });
   Object.defineProperty(d, BOUND, { value: true, configurable: true });

@@ -22,6 +22,7 @@ import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 import { bindUndiciClient } from './undici.js';
+import { bindUndiciReplies } from './undici-replies.js';
 
 export { detectSharedConnections, type SharedConnectionFinding, type SharedConnectionOptions } from './shared-connections.js';
 
@@ -107,6 +108,8 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
   if (drivers.includes('http') && bindHttpAgents()) patched.add('node:http');
   // Node's built-in fetch (its own undici): through its global dispatcher.
   if (drivers.includes('fetch') && bindBuiltinFetch()) patched.add('globalThis.fetch');
+  // Responses of both undici copies, through their diagnostics channels.
+  if ((drivers.includes('fetch') || drivers.includes('undici')) && bindUndiciReplies()) patched.add('undici diagnostics channels');
   // Drivers loaded already (an ES module's imports are all loaded before its body runs).
   const cache = createRequire(import.meta.url).cache;
   for (const [filename, mod] of Object.entries(cache)) {
