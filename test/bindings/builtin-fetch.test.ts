@@ -16,7 +16,7 @@ import { enginesHere } from '../helpers/engines.js';
 import type { Profile } from 'pprof-format';
 import { assertFair, judge, runService, tableRow, type Measured } from './workload.js';
 
-const BODY = JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `item-${i}`, tags: ['a', 'b', 'c'] })));
+const BODY = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ id: i, name: `item-${i}`, tags: ['a', 'b', 'c'] })));
 const STYLE = 'await fetch(url) then await res.json() (built-in fetch, Node\'s own undici)';
 
 /**
@@ -52,14 +52,51 @@ async function measure(engine: 'cped' | 'async-hooks') {
     const undici = undiciCpuByTenant(m);
     let all = 0;
     for (const v of undici.values()) all += v;
-    const share = (t: string) => (undici.get(t) ?? 0) / all;
     const v = judge(m);
+    // Printed, not asserted: tens of ms, cold code in the first reads (the openers'); whose each read is, is checked exactly above.
     const report = `${v.report}\n  undici's socket reads: ${(all / 1e6).toFixed(0)} ms of CPU billed to: ${[...undici].map(([t, c]) => `${t || '(untagged)'} ${((100 * c) / all).toFixed(2)}%`).join(', ')}`;
-    return { ...v, report, undiciShare: share };
+    return { ...v, report };
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
+}
+
+/**
+ * 300 fetches by tenants a, b, c, 12 at a time over one origin's keep-alive
+ * connections: for each response, whose tags were current while undici
+ * parsed its head (the `undici:request:headers` channel, published from the
+ * parser). Returns the responses parsed as another request, or untagged.
+ */
+async function responsesParsedAsAnother(engine: 'cped' | 'async-hooks'): Promise<Array<{ path: string; tenant: unknown }>> {
+  const server = http.createServer((req, res) => res.end(JSON.stringify({ path: req.url, pad: 'x'.repeat(2000) })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const seen: Array<{ path: string; tenant: unknown }> = [];
+  const onHeaders = (m: unknown) => {
+    const { request } = m as { request: { origin?: unknown; path: string } };
+    if (String(request.origin).startsWith(origin)) seen.push({ path: request.path, tenant: lookup('tenant') });
+  };
+  diagnosticsChannel.subscribe('undici:request:headers', onHeaders);
+  const profiler = newProfiler(() => {}, 0, 60_000, { engine });
+  const running = profiler.run();
+  try {
+    let next = 0;
+    await Promise.all(Array.from({ length: 12 }, async () => {
+      while (next < 300) {
+        const tenant = ['a', 'b', 'c'][next++ % 3]!;
+        await tag({ tenant }, async () => (await fetch(`${origin}/${tenant}`)).json());
+      }
+    }));
+  } finally {
+    diagnosticsChannel.unsubscribe('undici:request:headers', onHeaders);
+    await profiler.stop();
+    await running;
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+  assert.equal(seen.length, 300);
+  return seen.filter((s) => s.path !== `/${String(s.tenant)}`);
 }
 
 test('this process runs Node\'s own undici (no npm undici loaded, so the global dispatcher is Node\'s)', () => {
@@ -68,14 +105,18 @@ test('this process runs Node\'s own undici (no npm undici loaded, so the global 
 });
 
 for (const engine of enginesHere()) {
+  test(`[${engine}] without bindDrivers(), most responses are parsed as whichever request opened their connection`, async () => {
+    const wrong = await responsesParsedAsAnother(engine);
+    console.log(`[${engine}] unbound: ${wrong.length} of 300 responses parsed as another request`);
+    assert.ok(wrong.length > 150, `${wrong.length} of 300 responses parsed as another request`);
+  });
+
   test(`[${engine}] without bindDrivers(), the requests that opened fetch's connections are billed undici's parsing of later responses`, async () => {
     const v = await measure(engine);
     console.log(`[${engine}] unbound ${STYLE}\n${v.report}\n${tableRow('built-in fetch (no bindings)', STYLE, engine, v)}`);
     // Continuations carry the caller's tags (promises do): the burns are right either way.
     assert.ok(v.misattributed <= 0.01, v.report);
     assert.ok(v.attributed >= 0.97, v.report);
-    // undici's reads are not: 4 of 504 requests opened connections and are billed far more than 4/504 of them.
-    assert.ok(v.undiciShare('opener') > 0.05, `the openers are billed undici's reads on their connections\n${v.report}`);
   });
 }
 
@@ -94,36 +135,8 @@ describe('with bindDrivers()', () => {
   after(() => bindings?.unbind());
 
   for (const engine of enginesHere()) {
-    test(`[${engine}] each response is parsed as the request it answers: undici's headers callback sees that request's tags, for every one of 300 responses over a shared keep-alive pool`, async () => {
-      const server = http.createServer((req, res) => res.end(JSON.stringify({ path: req.url, pad: 'x'.repeat(2000) })));
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const seen: Array<{ path: string; tenant: unknown }> = [];
-      // Published by undici from its parser, once a response's head is parsed.
-      const onHeaders = (m: unknown) => {
-        const { request } = m as { request: { origin?: unknown; path: string } };
-        if (String(request.origin).startsWith(origin)) seen.push({ path: request.path, tenant: lookup('tenant') });
-      };
-      diagnosticsChannel.subscribe('undici:request:headers', onHeaders);
-      const profiler = newProfiler(() => {}, 0, 60_000, { engine });
-      const running = profiler.run();
-      try {
-        let next = 0;
-        await Promise.all(Array.from({ length: 12 }, async () => {
-          while (next < 300) {
-            const tenant = ['a', 'b', 'c'][next++ % 3]!;
-            await tag({ tenant }, async () => (await fetch(`${origin}/${tenant}`)).json());
-          }
-        }));
-      } finally {
-        diagnosticsChannel.unsubscribe('undici:request:headers', onHeaders);
-        await profiler.stop();
-        await running;
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
-      }
-      assert.equal(seen.length, 300);
-      const wrong = seen.filter((s) => s.path !== `/${String(s.tenant)}`);
+    test(`[${engine}] each response is parsed as the request it answers: undici's headers callback sees that request's tags, for every one of 300 responses over shared keep-alive connections`, async () => {
+      const wrong = await responsesParsedAsAnother(engine);
       assert.deepEqual(wrong, [], `${wrong.length} of 300 responses parsed as another request (or untagged)`);
     });
 
@@ -131,9 +144,6 @@ describe('with bindDrivers()', () => {
       const v = await measure(engine);
       console.log(`[${engine}] ${STYLE}\n${v.report}\n${tableRow('built-in fetch', STYLE, engine, v)}`);
       assertFair(v, v.samples);
-      // Each response is read as its request: the openers get about their 4 of 504, and most reads are billed.
-      assert.ok(v.undiciShare('opener') < 0.03, v.report);
-      assert.ok(v.undiciShare('') < 0.4, v.report);
     });
   }
 });
