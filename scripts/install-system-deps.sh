@@ -5,7 +5,7 @@
 #   chromium        rendering the HTML report
 #   postgresql      initdb, pg_ctl, postgres (/usr/lib/postgresql/*/bin) for the pg driver tests
 #   mariadb-server  mariadbd, mariadb-install-db for the mysql driver tests
-#   redis-server    redis-server for the redis driver tests
+#   redis-server    redis-server (and redis-cli, from redis-tools, to create a cluster) for the redis driver tests
 # Tests never install anything: a test whose tool is missing skips loudly and
 # names this script. Exits non-zero when something is still missing afterwards.
 # Usage: bash scripts/install-system-deps.sh [--check]   (--check: report only, install nothing)
@@ -25,12 +25,13 @@ missing() {
   has_postgres || need+=(postgresql)
   has mariadbd || need+=(mariadb-server)
   has redis-server || need+=(redis-server)
+  has redis-cli || need+=(redis-tools)
   echo "${need[@]}"
 }
 
 read -r -a need <<<"$(missing)"
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages present: prometheus golang-go chromium postgresql mariadb-server redis-server"
+  echo "system packages present: prometheus golang-go chromium postgresql mariadb-server redis-server redis-tools"
   exit 0
 fi
 if $check_only; then
