@@ -21,7 +21,7 @@ import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
 import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
-import { bindUndiciClient } from './undici.js';
+import { bindUndiciClient, bindUndiciDispatcherBase } from './undici.js';
 import { bindUndiciReplies } from './undici-replies.js';
 
 export { detectSharedConnections, type SharedConnectionFinding, type SharedConnectionOptions } from './shared-connections.js';
@@ -56,6 +56,7 @@ const TARGETS: Target[] = [
   { driver: 'redis', file: '@redis/client/dist/lib/client/index.js', bind: (e) => bindNodeRedisClient(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/pool.js', bind: (e) => bindNodeRedisPool((e as { RedisClientPool?: unknown } | undefined)?.RedisClientPool) },
   { driver: 'undici', file: 'undici/lib/dispatcher/client.js', bind: bindUndiciClient },
+  { driver: 'undici', file: 'undici/lib/dispatcher/dispatcher-base.js', bind: bindUndiciDispatcherBase },
   { driver: 'generic-pool', file: 'generic-pool/lib/Pool.js', bind: bindGenericPool },
 ];
 

@@ -12,9 +12,11 @@
  * several (pipelining above 1), they stay untagged; so does HTTP/2, which
  * interleaves its streams on one socket.
  *
- * - `undici:request:create`, published from within `dispatch`: the request's
- *   caller (the built-in fetch runs `dispatch` outside requests, and names
- *   its caller through `dispatchingFor`);
+ * - `undici:request:create`, published where undici creates the request: its
+ *   caller is the one named by the dispatch under way (`dispatchingFor`: the
+ *   built-in fetch's global dispatcher, whose Agent never queues; npm
+ *   undici's Client, told by the options object its first dispatch saw);
+ *   a request created outside such a dispatch stays untagged;
  * - `undici:client:sendHeaders` ({ request, socket }): in flight on that socket;
  * - `undici:request:trailers` / `undici:request:error`: no longer.
  * A response that ends inside a read leaves the rest of the read untagged
@@ -43,18 +45,37 @@ let active = false;
 /** Inside a read run as its request (`runAs`, whose scope ends with the read): the request it now runs as. */
 let insideRead = false;
 let readingFor: object | undefined;
-/** The caller of the `dispatch` under way when it runs outside requests (the built-in fetch). */
-let dispatching: TagSet | undefined;
+/**
+ * The caller of the dispatch under way, for the one request it creates.
+ * Never the context the request happens to be created in: a request queued
+ * by a busy pool is created later, when a connection frees up, from inside
+ * whatever runs then (often another request's read).
+ */
+let dispatching: { tags: TagSet | undefined; used: boolean } | undefined;
+/** The caller of each dispatch's options object, as the first `dispatch` that saw it recorded it (npm undici). */
+const optsCaller = new WeakMap<object, TagSet>();
 
-/** Runs `fn` (a `dispatch` run outside requests) naming `tags` as the caller of the requests it creates. */
+/** Runs `fn`, a dispatch that creates at most one request of its own, naming `tags` as that request's caller. */
 export function dispatchingFor<R>(tags: TagSet | undefined, fn: () => R): R {
   const outer = dispatching;
-  dispatching = tags;
+  dispatching = { tags, used: false };
   try {
     return fn();
   } finally {
     dispatching = outer;
   }
+}
+
+/** At a `dispatch` (Agent, Pool, Client: they pass the same options object down): the caller, if it is the first. */
+export function rememberDispatchCaller(opts: unknown): void {
+  if (opts === null || typeof opts !== 'object' || optsCaller.has(opts)) return;
+  const tags = currentTags();
+  if (tags !== undefined) optsCaller.set(opts, tags);
+}
+
+/** Runs a Client's own dispatch of `opts` (where undici creates the request) naming the caller recorded for them. */
+export function dispatchingOpts<R>(opts: unknown, fn: () => R): R {
+  return dispatchingFor(opts !== null && typeof opts === 'object' ? optsCaller.get(opts) : undefined, fn);
 }
 
 /** The socket's reads run as the one request in flight on it, if there is exactly one. */
@@ -84,8 +105,10 @@ function readAsItsRequest(socket: Socket): void {
 
 function onCreate(message: unknown): void {
   const request = (message as { request?: object }).request;
-  const tags = dispatching ?? currentTags();
-  if (request && tags !== undefined) callerOf.set(request, tags);
+  const d = dispatching;
+  if (!request || d === undefined || d.used) return;
+  d.used = true;
+  if (d.tags !== undefined) callerOf.set(request, d.tags);
 }
 
 function onSendHeaders(message: unknown): void {

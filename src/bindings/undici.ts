@@ -13,8 +13,9 @@
  * reaches: see builtin-fetch.ts.
  */
 import { createRequire } from 'node:module';
-import { onRestore } from './patch.js';
+import { onRestore, wrapMethod } from './patch.js';
 import { outsideRequests } from './scope.js';
+import { dispatchingOpts, rememberDispatchCaller } from './undici-replies.js';
 
 type Connector = (this: unknown, options: unknown, callback: unknown) => unknown;
 
@@ -34,10 +35,17 @@ export function bindUndiciClient(Client: unknown, filename: string): boolean {
   const proto = (Client as { prototype?: object } | undefined)?.prototype;
   if (!proto) return false;
   let kConnector: symbol | undefined;
+  let kDispatch: symbol | undefined;
   try {
-    kConnector = (createRequire(filename)('../core/symbols.js') as { kConnector?: symbol }).kConnector;
+    ({ kConnector, kDispatch } = createRequire(filename)('../core/symbols.js') as { kConnector?: symbol; kDispatch?: symbol });
   } catch {
     return false;
+  }
+  // Where the Client creates a request (also for one a busy Pool queued): named as its caller's.
+  if (typeof kDispatch === 'symbol') {
+    wrapMethod(proto, kDispatch, (original) => function dispatch(this: unknown, opts: unknown, handler: unknown) {
+      return dispatchingOpts(opts, () => original.call(this, opts, handler));
+    });
   }
   if (typeof kConnector !== 'symbol' || Object.prototype.hasOwnProperty.call(proto, kConnector)) return false;
   const key = kConnector;
@@ -52,4 +60,14 @@ export function bindUndiciClient(Client: unknown, filename: string): boolean {
   });
   onRestore(() => { delete (proto as Record<symbol, unknown>)[key]; });
   return true;
+}
+
+/** Patches `undici/lib/dispatcher/dispatcher-base.js`: every `dispatch` notes its caller on the options object, the first one wins. */
+export function bindUndiciDispatcherBase(DispatcherBase: unknown): boolean {
+  const proto = (DispatcherBase as { prototype?: object } | undefined)?.prototype;
+  if (!proto) return false;
+  return wrapMethod(proto, 'dispatch', (original) => function dispatch(this: unknown, opts: unknown, handler: unknown) {
+    rememberDispatchCaller(opts);
+    return original.call(this, opts, handler);
+  });
 }

@@ -6,14 +6,13 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { bindDrivers, type DriverBindings } from '../../src/bindings/index.js';
-import { lookup, newProfiler, tag } from '../../src/index.js';
 import { enginesHere } from '../helpers/engines.js';
 import type { Profile } from 'pprof-format';
+import { responsesParsedAsAnother } from './parsed-as.js';
 import { assertFair, judge, runService, tableRow, type Measured } from './workload.js';
 
 const BODY = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ id: i, name: `item-${i}`, tags: ['a', 'b', 'c'] })));
@@ -62,43 +61,6 @@ async function measure(engine: 'cped' | 'async-hooks') {
   }
 }
 
-/**
- * 300 fetches by tenants a, b, c, 12 at a time over one origin's keep-alive
- * connections: for each response, whose tags were current while undici
- * parsed its head (the `undici:request:headers` channel, published from the
- * parser). Returns the responses parsed as another request, or untagged.
- */
-async function responsesParsedAsAnother(engine: 'cped' | 'async-hooks'): Promise<Array<{ path: string; tenant: unknown }>> {
-  const server = http.createServer((req, res) => res.end(JSON.stringify({ path: req.url, pad: 'x'.repeat(2000) })));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const seen: Array<{ path: string; tenant: unknown }> = [];
-  const onHeaders = (m: unknown) => {
-    const { request } = m as { request: { origin?: unknown; path: string } };
-    if (String(request.origin).startsWith(origin)) seen.push({ path: request.path, tenant: lookup('tenant') });
-  };
-  diagnosticsChannel.subscribe('undici:request:headers', onHeaders);
-  const profiler = newProfiler(() => {}, 0, 60_000, { engine });
-  const running = profiler.run();
-  try {
-    let next = 0;
-    await Promise.all(Array.from({ length: 12 }, async () => {
-      while (next < 300) {
-        const tenant = ['a', 'b', 'c'][next++ % 3]!;
-        await tag({ tenant }, async () => (await fetch(`${origin}/${tenant}`)).json());
-      }
-    }));
-  } finally {
-    diagnosticsChannel.unsubscribe('undici:request:headers', onHeaders);
-    await profiler.stop();
-    await running;
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  }
-  assert.equal(seen.length, 300);
-  return seen.filter((s) => s.path !== `/${String(s.tenant)}`);
-}
-
 test('this process runs Node\'s own undici (no npm undici loaded, so the global dispatcher is Node\'s)', () => {
   const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => /[\\/]node_modules[\\/]undici[\\/]/.test(f));
   assert.deepEqual(loaded, []);
@@ -106,7 +68,7 @@ test('this process runs Node\'s own undici (no npm undici loaded, so the global 
 
 for (const engine of enginesHere()) {
   test(`[${engine}] without bindDrivers(), most responses are parsed as whichever request opened their connection`, async () => {
-    const wrong = await responsesParsedAsAnother(engine);
+    const wrong = await responsesParsedAsAnother(engine, async (url) => (await fetch(url)).json());
     console.log(`[${engine}] unbound: ${wrong.length} of 300 responses parsed as another request`);
     assert.ok(wrong.length > 150, `${wrong.length} of 300 responses parsed as another request`);
   });
@@ -136,7 +98,7 @@ describe('with bindDrivers()', () => {
 
   for (const engine of enginesHere()) {
     test(`[${engine}] each response is parsed as the request it answers: undici's headers callback sees that request's tags, for every one of 300 responses over shared keep-alive connections`, async () => {
-      const wrong = await responsesParsedAsAnother(engine);
+      const wrong = await responsesParsedAsAnother(engine, async (url) => (await fetch(url)).json());
       assert.deepEqual(wrong, [], `${wrong.length} of 300 responses parsed as another request (or untagged)`);
     });
 

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent as UndiciAgent, Pool as UndiciPool, getGlobalDispatcher, request as undiciRequest, setGlobalDispatcher } from 'undici';
 import { bindDrivers, type DriverBindings } from '../../src/bindings/index.js';
 import { enginesHere } from '../helpers/engines.js';
+import { responsesParsedAsAnother } from './parsed-as.js';
 import { assertFair, judge, runService, tableRow, type Io } from './workload.js';
 
 let server: http.Server;
@@ -106,6 +107,16 @@ describe('with bindDrivers()', () => {
   after(() => bindings.unbind());
 
   for (const engine of enginesHere()) {
+    test(`[${engine}] undici.request over an Agent of 4 connections per origin: each of 300 responses is parsed as the request it answers`, async () => {
+      const agent = new UndiciAgent({ connections: 4 });
+      try {
+        const wrong = await responsesParsedAsAnother(engine, async (u) => (await undiciRequest(u, { dispatcher: agent })).body.json());
+        assert.deepEqual(wrong, [], `${wrong.length} of 300 responses parsed as another request (or untagged)`);
+      } finally {
+        await agent.close();
+      }
+    });
+
     test(`[${engine}] ${AGENT}: every tenant's CPU is billed to that tenant; nothing to the requests that opened the sockets`, async () => {
       const v = await measure(AGENT, engine);
       console.log(`[${engine}] ${AGENT}\n${v.report}\n${tableRow('node:http', AGENT, engine, v)}`);
