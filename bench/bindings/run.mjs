@@ -8,7 +8,11 @@
 import http from 'node:http';
 import { newProfiler, tag } from '../../src/index.ts';
 import { bindDrivers } from '../../src/bindings/index.ts';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
 import { bindToCaller, outsideRequests, runAs } from '../../src/bindings/scope.ts';
+import { bindUndiciReplies, dispatchingFor } from '../../src/bindings/undici-replies.ts';
+import { restoreAll } from '../../src/bindings/patch.ts';
 import { currentTags, tag as tagHere, untag } from '../../src/context.ts';
 import { startMariadb, startPostgres, startRedis } from '../../test/helpers/db-servers.ts';
 
@@ -135,9 +139,27 @@ function perOp(fn) {
   return best;
 }
 const noop = () => 0;
+// One undici request's life as the reply binding follows it: created in a dispatch, written to a
+// socket, one read of its response, ended (the channel messages undici publishes, on a plain emitter).
+const undiciChannels = ['undici:request:create', 'undici:client:sendHeaders', 'undici:request:trailers'].map((n) => diagnosticsChannel.channel(n));
+const fakeSocket = new EventEmitter();
+fakeSocket.on('readable', noop);
+function undiciRequestLife(tags) {
+  const request = {};
+  dispatchingFor(tags, () => undiciChannels[0].publish({ request }));
+  undiciChannels[1].publish({ request, socket: fakeSocket });
+  fakeSocket.emit('readable');
+  undiciChannels[2].publish({ request });
+}
 const blocks = tag({ tenant: 'bench' }, () => {
   const tags = currentTags();
+  const undiciOff = perOp(() => undiciRequestLife(tags));
+  bindUndiciReplies();
+  const undiciOn = perOp(() => undiciRequestLife(tags));
+  restoreAll();
   return [
+    ['undici: one request followed (3 channel messages, one read run as it), bound', undiciOn],
+    ['  the same, unbound (undici publishes to no subscriber)', undiciOff],
     ['bindToCaller(cb) then calling it once (a callback bound to its caller)', perOp(() => bindToCaller(noop)())],
     ['runAs(tags, fn) (a chunk or packet handled as its request)', perOp(() => runAs(tags, noop))],
     ['outsideRequests(fn) (connection set-up; mysql2: every getConnection)', perOp(() => outsideRequests(noop))],
