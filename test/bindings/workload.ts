@@ -132,8 +132,12 @@ export interface BurnShare extends Share {
   weightedSe: number;
   /** 95% weighted bound: 1.96 · weightedSe. */
   weightedBound: number;
-  /** The same standard error centred on the timed share (the variance if billing is right), which a wrong share cannot shrink. */
-  weightedSeAtTruth: number;
+  /**
+   * √(p(1−p)/Neff) at the timed share p, Neff the burn samples' Kish effective
+   * count: the standard error if billing is right, which neither a wrong share
+   * nor a tenant with few, light samples can shrink.
+   */
+  kishSeAtTruth: number;
   /** The tenant's share of burn samples (counts, not CPU). */
   countShare: number;
   /** Mean CPU of the tenant's burn samples over the mean CPU of all burn samples. */
@@ -220,7 +224,7 @@ export function judge(m: Measured): Verdict {
     const countShare = count / Math.max(m.burnDraws.length, 1);
     return {
       tenant: t, truth: p, measured, bound: bound95(p, m.burnSamples), weightedSe, weightedBound: 1.96 * weightedSe,
-      weightedSeAtTruth: weightedShareSe(m.burnDraws, t, p, sumW),
+      kishSeAtTruth: Math.sqrt((p * (1 - p)) / Math.max(effectiveSamples, 1)),
       countShare, weightRatio: countShare > 0 ? measured / countShare : 0,
     };
   });
@@ -268,15 +272,16 @@ export const SHARE_Z = 4.9;
  * since the sample before it, and when the sampler thread is starved (a loaded
  * 2-core machine) a few samples carry several periods, so the shares wander
  * further than the binomial bound, which assumes equal weights. The weighted
- * (delta-method) standard error follows the actual weights; the larger of it
- * centred on the measured share and on the timed one is used, so that a share
- * gone wrong cannot narrow its own bound. The report prints both 95% bounds.
+ * (delta-method) standard error follows the actual weights; the tolerance uses
+ * the larger of it and √(p(1−p)/Neff) at the timed share, so that a share gone
+ * wrong, or a small tenant that drew a few light samples (the openers: some
+ * 8 samples), cannot narrow its own bound. The report prints both 95% bounds.
  */
 export function assertFair(v: Verdict, _samples?: number): void {
   if (!(v.misattributed <= 0.01)) throw new Error(`misattributed ${(v.misattributed * 100).toFixed(2)}% > 1%\n${v.report}`);
   if (!(v.attributed >= 0.97)) throw new Error(`attributed ${(v.attributed * 100).toFixed(2)}% < 97%\n${v.report}`);
   for (const s of v.shares) {
-    const tolerance = SHARE_Z * Math.max(s.weightedSe, s.weightedSeAtTruth);
+    const tolerance = SHARE_Z * Math.max(s.weightedSe, s.kishSeAtTruth);
     if (Math.abs(s.measured - s.truth) > tolerance) {
       throw new Error(`tenant ${s.tenant}'s share is off by ${(100 * Math.abs(s.measured - s.truth)).toFixed(2)} points, more than ${SHARE_Z} weighted standard errors (${(100 * tolerance).toFixed(2)})\n${v.report}`);
     }
