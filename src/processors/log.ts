@@ -59,6 +59,8 @@ export function createLogProcessor(logger: Logger): Processor {
       untaggedCpuMs: Math.round(window.untaggedCpu / 1e4) / 100,
       samples: window.samples,
       busySamples: window.busySamples,
+      // The N of every record's marginPct: fewer than busySamples when samples carry unequal CPU.
+      effectiveSamples: Math.round(window.effectiveSamples ?? window.busySamples),
       windows: window.windows,
       mode: window.mode,
     }, `reqprof: collected ${profiles.length} tag sets`);
