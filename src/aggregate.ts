@@ -1,4 +1,5 @@
 import type { EngineMode, FunctionTotals, SampledWindow } from './engine/types.js';
+import { effectiveSampleCount, type SampleWeights } from './share-interval.js';
 import type { HotFunction, TagsProfile, WindowEndReason, WindowInfo } from './types.js';
 import { mergeWorkersInfo } from './workers/window.js'; // [reqprof/workers seam]
 import { OVERFLOW_KEY, OVERFLOW_TAGS } from './tags.js';
@@ -33,6 +34,8 @@ export interface SummedWindow {
   /** Whether finished requests were counted (then every profile carries `requests`). */
   countsRequests: boolean;
   maxTagSets: number;
+  /** The JS thread's busy samples and their scaled CPU's sum and sum of squares, for `info.effectiveSamples`. */
+  weights: SampleWeights;
   info: Omit<WindowInfo, 'totalCpu' | 'untaggedCpu' | 'durationMs'>;
 }
 
@@ -59,7 +62,10 @@ export function windowScale(s: Pick<FoldSettings, 'intervalMs' | 'windowMs'>, re
 /** Sums a raw window per key (several TagSet objects share a key), scales, and caps cardinality. */
 export function sumAndCapWindow(raw: SampledWindow, s: FoldSettings, reason: WindowEndReason): SummedWindow {
   const scale = windowScale(s, reason);
-  const data: SummedWindow = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, info: undefined! };
+  const bw = raw.busyWeights;
+  // Scaled like the CPU, so that merged windows of different scales weigh right.
+  const weights: SampleWeights = bw === undefined ? { samples: 0, sum: 0, squares: 0 } : { samples: bw.samples, sum: bw.sum * scale, squares: bw.squares * scale * scale };
+  const data: SummedWindow = { groups: new Map(), taggedGroups: 0, countsRequests: raw.requests !== undefined, maxTagSets: s.maxTagSets, weights, info: undefined! };
   let busySamples = 0;
   // Past the cap, the keys to keep are chosen first, on CPU per key, so that the
   // folded tag sets (possibly tens of thousands) never get a group of their own.
@@ -110,6 +116,7 @@ export function sumAndCapWindow(raw: SampledWindow, s: FoldSettings, reason: Win
       nonJsThreadsCpu: raw.nonJsThreadsCpuNanos * scale,
       samples: raw.samples,
       busySamples,
+      effectiveSamples: effectiveSampleCount(busySamples, weights),
       windows: 1,
       overflowTagSets: overflowTagSets + (raw.overflowedContexts ?? 0),
       reason,
@@ -221,6 +228,12 @@ export function mergeSummedWindows(into: SummedWindow, later: SummedWindow): Sum
   const overflowed = capTagSets(into);
   const a = into.info;
   const b = later.info;
+  const weights: SampleWeights = {
+    samples: into.weights.samples + later.weights.samples,
+    sum: into.weights.sum + later.weights.sum,
+    squares: into.weights.squares + later.weights.squares,
+  };
+  into.weights = weights;
   into.info = {
     ...b,
     start: Math.min(a.start, b.start),
@@ -228,6 +241,7 @@ export function mergeSummedWindows(into: SummedWindow, later: SummedWindow): Sum
     nonJsThreadsCpu: a.nonJsThreadsCpu + b.nonJsThreadsCpu,
     samples: a.samples + b.samples,
     busySamples: a.busySamples + b.busySamples,
+    effectiveSamples: effectiveSampleCount(a.busySamples + b.busySamples, weights),
     windows: a.windows + b.windows,
     overflowTagSets: a.overflowTagSets + b.overflowTagSets + overflowed,
   };
@@ -291,5 +305,5 @@ export function cloneSummedWindow(d: SummedWindow): SummedWindow {
     if (g.functions) copy.functions = new Map([...g.functions].map(([fk, f]) => [fk, { ...f }]));
     groups.set(k, copy);
   }
-  return { groups, taggedGroups: d.taggedGroups, countsRequests: d.countsRequests, maxTagSets: d.maxTagSets, info: { ...d.info } };
+  return { groups, taggedGroups: d.taggedGroups, countsRequests: d.countsRequests, maxTagSets: d.maxTagSets, weights: { ...d.weights }, info: { ...d.info } };
 }

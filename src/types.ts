@@ -30,7 +30,7 @@ export interface TagsProfile {
    * Samples that ran this tag set's code. Idle samples whose CPU tail went to
    * this tag set are not counted. The ± of `percent` comes from the window's
    * samples, not these: 95% interval `percent ± 1.96·√(p(1−p)/N)` with
-   * `N = WindowInfo.busySamples` (`shareMargin(percent, window.busySamples)`).
+   * `N = WindowInfo.effectiveSamples` (`shareMargin(percent, window.effectiveSamples)`).
    */
   samples: number;
   /** The top functions by self CPU within this tag set, when the profiler's `topFunctions` option is set. */
@@ -76,9 +76,20 @@ export interface WindowInfo {
   /**
    * Samples taken while the JS thread ran code (idle ones left out): the sum of
    * the profiles' `samples`, and the N of every share's 95% interval,
-   * `±1.96·√(p(1−p)/N)` (see `shareMargin`).
+   * `±1.96·√(p(1−p)/N)` (see `shareMargin`) when every sample carries about
+   * the same CPU; see `effectiveSamples`.
    */
   busySamples: number;
+  /**
+   * Kish's effective sample count of the busy samples, `(Σw)²/Σw²` with `w`
+   * each sample's CPU: `busySamples` when every sample carries the same CPU,
+   * fewer when some carry several sampling periods (a sampler thread starved
+   * on a loaded machine). The N of every share's 95% interval:
+   * `shareMargin(percent, window.effectiveSamples)`. Always set by reqprof;
+   * optional only so that hand-made `WindowInfo` objects (tests) stay valid:
+   * fall back to `busySamples`.
+   */
+  effectiveSamples?: number;
   /** How many sampler windows this delivery holds (> 1 when windows were merged while a processor was busy). */
   windows: number;
   /**

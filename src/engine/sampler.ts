@@ -193,7 +193,7 @@ export abstract class SamplerBase implements SamplerEngine {
       finish: () => {
         sum.step(Infinity);
         const window: SampledWindow = {
-          start, end, totals: sum.totals, samples: sum.samples, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, overflowedContexts,
+          start, end, totals: sum.totals, samples: sum.samples, busyWeights: sum.busyWeights, nonJsThreadsCpuNanos: raw.nonJSThreadsCpuTime ?? 0, overflowedContexts,
         };
         if (wants.profile) window.profile = this.#serialize(raw, start, sum.idleTags!, label);
         probe?.done(window, probeSamples);

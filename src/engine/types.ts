@@ -1,4 +1,5 @@
 import type { Profile } from 'pprof-format';
+import type { SampleWeights } from '../share-interval.js';
 import type { TagSet } from '../tags.js';
 import type { RequestCounts } from '../request-counter.js';
 import type { WorkersInfo } from '../workers/window.js';
@@ -44,6 +45,8 @@ export interface SampledWindow {
   nonJsThreadsCpuNanos: number;
   /** Samples in the window, idle ones included. */
   samples: number;
+  /** The JS thread's busy samples and the sum and sum of squares of their CPU (ns): the effective sample count. */
+  busyWeights?: SampleWeights;
   /** The labelled pprof profile, when `CollectWants.profile`. */
   profile?: Profile;
   /** Tagged contexts the engine itself folded into the overflow tag set (past `maxTagSets`). */

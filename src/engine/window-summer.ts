@@ -46,6 +46,8 @@ const TIME_SPAN = 2 ** 30;
 export class WindowSummer {
   readonly totals = new Map<TagSet | undefined, TagSetTotals>();
   samples = 0;
+  /** Busy samples' CPU (ns) and its sum of squares: the effective sample count (see share-interval.ts). */
+  readonly busyWeights = { samples: 0, sum: 0, squares: 0 };
   /** Idle samples and the tags their CPU went to, for labelling the pprof profile the same way. */
   readonly idleTags: Map<object, TagSet | undefined> | undefined;
   readonly #resolve: (context: unknown) => TagSet | undefined;
@@ -143,7 +145,12 @@ export class WindowSummer {
     let tags: TagSet | undefined;
     if (!idle) {
       tags = this.#resolve(c.context);
-      this.#add(tags, c.cpuTime ?? 0, node, 1);
+      const cpu = c.cpuTime ?? 0;
+      this.#add(tags, cpu, node, 1);
+      const w = this.busyWeights;
+      w.samples++;
+      w.sum += cpu;
+      w.squares += cpu * cpu;
     }
     if (c.timestamp === undefined) return;
     const t = Number(c.timestamp);

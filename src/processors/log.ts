@@ -6,12 +6,12 @@ import type { Processor, TagsProfile, WindowInfo } from '../types.js';
 /** How the untagged group is shown, as Kitex's LogProcessor does. */
 export const DEFAULT_TYPE_KEY = 'type=default';
 
-function record(p: TagsProfile, busySamples: number) {
+function record(p: TagsProfile, samples: number) {
   return {
     key: p.key === '' ? DEFAULT_TYPE_KEY : p.key,
     percent: Math.round(p.percent * 10_000) / 100,
     // Half-width of the 95% interval of `percent`, in percentage points (see share-interval.ts).
-    marginPct: Math.round(shareMargin(p.percent, busySamples) * 10_000) / 100,
+    marginPct: Math.round(shareMargin(p.percent, samples) * 10_000) / 100,
     cpuMs: Math.round(p.value / 1e4) / 100,
     samples: p.samples,
     // Only where a server integration counts finished requests: CPU per request.
@@ -59,11 +59,13 @@ export function createLogProcessor(logger: Logger): Processor {
       untaggedCpuMs: Math.round(window.untaggedCpu / 1e4) / 100,
       samples: window.samples,
       busySamples: window.busySamples,
+      // The N of every record's marginPct: fewer than busySamples when samples carry unequal CPU.
+      effectiveSamples: Math.round(window.effectiveSamples ?? window.busySamples),
       windows: window.windows,
       mode: window.mode,
     }, `reqprof: collected ${profiles.length} tag sets`);
     for (const p of profiles) {
-      const r = record(p, window.busySamples);
+      const r = record(p, window.effectiveSamples ?? window.busySamples);
       logger.info({ reqprof: 'tags', ...r }, `reqprof: ${r.key}: ${r.percent.toFixed(2)}% (${r.cpuMs} ms CPU, ${r.samples} samples${requestsSuffix(r)})${topSuffix(r)}`);
     }
   };

@@ -88,7 +88,7 @@ export function prometheusProcessor(options: PrometheusProcessorOptions): Proces
   const labelled = { labelNames, registers };
   const cpuSeconds = new Counter({ name: names.cpuSeconds, ...labelled, help: 'CPU time used per request tag set, in seconds, estimated by reqprof\'s sampling profiler (untagged CPU has every label empty).' });
   const cpuShare = new Gauge({ name: names.cpuShare, ...labelled, help: 'Share (0 to 1) of the process\'s sampled CPU used by each request tag set in the last profiling window; tag sets absent from that window have no series.' });
-  const samples = new Counter({ name: names.samples, ...labelled, help: 'CPU profile samples that ran each request tag set\'s code. A share p of a window\'s N samples is good to 95% within 1.96*sqrt(p*(1-p)/N), N the sum over all tag sets.' });
+  const samples = new Counter({ name: names.samples, ...labelled, help: 'CPU profile samples that ran each request tag set\'s code. A share p of a window\'s N samples is good to 95% within 1.96*sqrt(p*(1-p)/N), N the sum over all tag sets (fewer, the effective count, when samples carry unequal CPU).' });
   const windows = new Counter({ name: names.windows, registers, help: 'Profiling windows delivered to the reqprof Prometheus processor.' });
   const requests = new Counter({ name: names.requests, ...labelled, help: 'Requests finished per request tag set, counted by reqprof\'s server integrations (divide CPU seconds by it for the CPU per request).' });
 

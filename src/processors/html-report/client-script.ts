@@ -132,7 +132,7 @@ export const CLIENT_SCRIPT = String.raw`
     box.appendChild(card('JS thread CPU', fmtMs(l.totalCpuMs), pct(cores) + ' of one core'));
     box.appendChild(card('Tag sets', fmtInt(tagged), l.overflowTagSets > 0 ? fmtInt(l.overflowTagSets) + ' over the cap' : 'with CPU this window'));
     box.appendChild(card('Untagged', l.totalCpuMs > 0 ? pct(l.untaggedCpuMs / l.totalCpuMs) : '–', fmtMs(l.untaggedCpuMs) + ' outside any request'));
-    box.appendChild(card('Samples', fmtInt(l.busySamples), 'busy of ' + fmtInt(l.samples) + '; share ± ≤ ' + pct(l.busySamples > 0 ? 0.98 / Math.sqrt(l.busySamples) : 0) + ' (95%)'));
+    box.appendChild(card('Samples', fmtInt(l.busySamples), 'busy of ' + fmtInt(l.samples) + ', ' + fmtInt(l.effectiveSamples) + ' effective; share ± ≤ ' + pct(l.effectiveSamples > 0 ? 0.98 / Math.sqrt(l.effectiveSamples) : 0) + ' (95%)'));
     box.appendChild(card('Other threads', fmtMs(l.nonJsThreadsCpuMs), 'GC helpers, libuv pool'));
   }
 
@@ -304,7 +304,7 @@ export const CLIENT_SCRIPT = String.raw`
       body.appendChild(e);
     }
     $('table-note').textContent = '± is the 95% sampling interval of the share, 1.96·√(p(1−p)/N) with N = ' +
-      fmtInt(l.busySamples) + ' busy samples (the window\'s samples that ran code). Hottest functions: self CPU within the tag set. Click a row for its flame graph.';
+      fmtInt(l.effectiveSamples) + ', the effective count of the ' + fmtInt(l.busySamples) + ' busy samples (the window\'s samples that ran code; fewer when some samples carry much more CPU than others). Hottest functions: self CPU within the tag set. Click a row for its flame graph.';
   }
 
   // ---- flame graph ----

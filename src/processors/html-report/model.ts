@@ -19,7 +19,7 @@ export interface Row {
   key: string;
   tags: string[];
   percent: number;
-  /** Half-width of the 95% interval of `percent`: `shareMargin(p, N)` = 1.96·√(p(1−p)/N), N = the window's busy samples. */
+  /** Half-width of the 95% interval of `percent`: `shareMargin(p, N)` = 1.96·√(p(1−p)/N), N = the window's effective samples. */
   error: number;
   cpuMs: number;
   samples: number;
@@ -35,8 +35,10 @@ export interface LatestWindow {
   end: number;
   durationMs: number;
   samples: number;
-  /** Samples that ran code: the N of every row's ± (see share-interval.ts). */
+  /** Samples that ran code. */
   busySamples: number;
+  /** Their effective count (Kish, from the samples' CPU): the N of every row's ± (see share-interval.ts). */
+  effectiveSamples: number;
   totalCpuMs: number;
   untaggedCpuMs: number;
   nonJsThreadsCpuMs: number;
@@ -152,11 +154,12 @@ export function latestWindow(profiles: TagsProfile[], window: WindowInfo, limits
       }));
     }
   }
+  const effectiveSamples = window.effectiveSamples ?? window.busySamples;
   const rows: Row[] = profiles.slice(0, limits.maxTagSets).map((p) => ({
     key: p.key,
     tags: p.tags,
     percent: round4(p.percent),
-    error: round4(shareMargin(p.percent, window.busySamples)),
+    error: round4(shareMargin(p.percent, effectiveSamples)),
     cpuMs: ms(p.value),
     samples: p.samples,
     ...(p.requests !== undefined ? { requests: p.requests, cpuPerRequestMs: p.requests > 0 ? round4(ms(p.value) / p.requests) : 0 } : {}),
@@ -175,6 +178,7 @@ export function latestWindow(profiles: TagsProfile[], window: WindowInfo, limits
     durationMs: window.durationMs,
     samples: window.samples,
     busySamples: window.busySamples,
+    effectiveSamples: Math.round(effectiveSamples),
     totalCpuMs: ms(window.totalCpu),
     untaggedCpuMs: ms(window.untaggedCpu),
     nonJsThreadsCpuMs: ms(window.nonJsThreadsCpu),
