@@ -125,7 +125,7 @@ export function runWithTags<R>(tags: TagSet | undefined, fn: () => R): R {
 }
 
 /** Makes `tags` (or none) the current async context's tags, like `AsyncLocalStorage.enterWith`. */
-function enterTags(tags: TagSet | undefined): void {
+export function enterTags(tags: TagSet | undefined): void {
   const b = shared.bridge;
   if (tags === undefined) {
     tagStorage.enterWith(undefined as unknown as TagSet);

@@ -4,7 +4,7 @@
 // interleaved, the profiler running (its engine's bridge is what the
 // bindings talk to). Real PostgreSQL, MariaDB and Redis on loopback.
 //
-// Environment: BENCH_ROUNDS (5), BENCH_QUERIES (2000 per timed run), BENCH_ONLY (pg,mysql2,ioredis,redis,http).
+// Environment: BENCH_ROUNDS (5), BENCH_QUERIES (2000 per timed run), BENCH_ONLY (pg,mysql2,ioredis,redis,http,fetch).
 import http from 'node:http';
 import { newProfiler, tag } from '../../src/index.ts';
 import { bindDrivers } from '../../src/bindings/index.ts';
@@ -85,6 +85,18 @@ if (want('http')) {
     open: () => new http.Agent({ keepAlive: true, maxSockets: 4 }),
     query: (agent) => new Promise((ok, ko) => http.get(url, { agent }, (res) => { res.resume(); res.on('end', ok); }).on('error', ko)),
     close: (agent) => agent.destroy(),
+  });
+}
+if (want('fetch')) {
+  httpServer ??= http.createServer((_q, res) => res.end('{"ok":true}'));
+  if (!httpServer.listening) await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${httpServer.address().port}/fetch`;
+  // Node's own undici (nothing here loads the npm package): its global Agent keeps the connections.
+  cases.push({
+    driver: 'fetch (built-in)', style: 'await (await fetch(url)).json(), global Agent',
+    open: () => undefined,
+    query: async () => (await fetch(url)).json(),
+    close: async () => {},
   });
 }
 

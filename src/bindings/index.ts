@@ -13,21 +13,23 @@ import { createRequire } from 'node:module';
 import { join, sep } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { optionTypeError } from '../errors.js';
+import { bindBuiltinFetch } from './builtin-fetch.js';
 import { bindGenericPool } from './generic-pool.js';
 import { bindHttpAgents } from './http-agent.js';
-import { bindIoredis, bindIoredisReplies } from './ioredis.js';
+import { bindIoredis, bindIoredisCluster, bindIoredisReplies } from './ioredis.js';
 import { bindMysql2Connection, bindMysql2Pool } from './mysql2.js';
 import { bindNodeRedisClient, bindNodeRedisPool } from './node-redis.js';
 import { restoreAll } from './patch.js';
 import { bindPgClient, bindPgConnection, bindPgPool } from './pg.js';
 import { bindUndiciClient } from './undici.js';
+import { bindUndiciReplies } from './undici-replies.js';
 
 export { detectSharedConnections, type SharedConnectionFinding, type SharedConnectionOptions } from './shared-connections.js';
 
 /** The drivers `bindDrivers()` knows. */
-export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http' | 'undici';
+export type DriverName = 'pg' | 'mysql2' | 'ioredis' | 'redis' | 'generic-pool' | 'http' | 'undici' | 'fetch';
 
-export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http', 'undici'];
+export const DRIVERS: readonly DriverName[] = ['pg', 'mysql2', 'ioredis', 'redis', 'generic-pool', 'http', 'undici', 'fetch'];
 
 interface Target {
   driver: DriverName;
@@ -50,6 +52,7 @@ const TARGETS: Target[] = [
   { driver: 'mysql2', file: 'mysql2/lib/pool.js', bind: bindMysql2Pool },
   { driver: 'ioredis', file: 'ioredis/built/Redis.js', bind: (e) => bindIoredis(defaultExport(e)) },
   { driver: 'ioredis', file: 'ioredis/built/DataHandler.js', bind: (e) => bindIoredisReplies(defaultExport(e)) },
+  { driver: 'ioredis', file: 'ioredis/built/cluster/index.js', bind: (e) => bindIoredisCluster(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/index.js', bind: (e) => bindNodeRedisClient(defaultExport(e)) },
   { driver: 'redis', file: '@redis/client/dist/lib/client/pool.js', bind: (e) => bindNodeRedisPool((e as { RedisClientPool?: unknown } | undefined)?.RedisClientPool) },
   { driver: 'undici', file: 'undici/lib/dispatcher/client.js', bind: bindUndiciClient },
@@ -103,6 +106,10 @@ export function bindDrivers(options: BindDriversOptions = {}): DriverBindings {
   };
   // Core modules are always there.
   if (drivers.includes('http') && bindHttpAgents()) patched.add('node:http');
+  // Node's built-in fetch (its own undici): through its global dispatcher.
+  if (drivers.includes('fetch') && bindBuiltinFetch()) patched.add('globalThis.fetch');
+  // Responses of both undici copies, through their diagnostics channels.
+  if ((drivers.includes('fetch') || drivers.includes('undici')) && bindUndiciReplies()) patched.add('undici diagnostics channels');
   // Drivers loaded already (an ES module's imports are all loaded before its body runs).
   const cache = createRequire(import.meta.url).cache;
   for (const [filename, mod] of Object.entries(cache)) {

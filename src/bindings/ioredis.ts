@@ -15,6 +15,7 @@
  *   on the async-hooks engine (the socket keeps the last context set on it,
  *   which is always that of the head of the queue). Subscriber and monitor
  *   connections are left untagged.
+ * A `Cluster` is a set of Redis clients, one per node: the same holds there.
  */
 import { tag, untag } from '../context.js';
 import type { TagSet } from '../tags.js';
@@ -42,11 +43,38 @@ export function bindIoredis(Redis: unknown): boolean {
   const a = wrapMethod(proto, 'connect', (original) => function connect(this: unknown, ...args: unknown[]) {
     return outsideRequests(() => original.apply(this, args));
   });
-  const b = wrapMethod(proto, 'sendCommand', (original) => function sendCommand(this: unknown, command: unknown, ...rest: unknown[]) {
-    const tags = currentTags();
-    if (tags !== undefined && command !== null && typeof command === 'object') commandTags.set(command, tags);
+  const b = wrapMethod(proto, 'sendCommand', rememberCaller);
+  return a || b;
+}
+
+/**
+ * A `sendCommand` that remembers the caller's tags with the command. The
+ * first caller wins: a command sent again (a cluster's redirection, an
+ * offline queue flushed, a resend after reconnecting) keeps its request.
+ */
+function rememberCaller(original: (this: unknown, ...args: unknown[]) => unknown) {
+  return function sendCommand(this: unknown, command: unknown, ...rest: unknown[]) {
+    if (command !== null && typeof command === 'object' && !commandTags.has(command)) {
+      const tags = currentTags();
+      if (tags !== undefined) commandTags.set(command, tags);
+    }
     return original.call(this, command, ...rest);
+  };
+}
+
+/**
+ * Patches the Cluster class (`ioredis/built/cluster/index.js`'s default
+ * export): it connects outside requests (its slot refreshes and timers are
+ * then untagged; each node is a Redis, bound above), and remembers a
+ * command's caller before it may wait in the cluster's offline queue.
+ */
+export function bindIoredisCluster(Cluster: unknown): boolean {
+  const proto = (Cluster as { prototype?: object } | undefined)?.prototype;
+  if (!proto) return false;
+  const a = wrapMethod(proto, 'connect', (original) => function connect(this: unknown, ...args: unknown[]) {
+    return outsideRequests(() => original.apply(this, args));
   });
+  const b = wrapMethod(proto, 'sendCommand', rememberCaller);
   return a || b;
 }
 

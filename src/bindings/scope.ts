@@ -5,7 +5,7 @@
  * caller's own async context.
  */
 import { AsyncResource } from 'node:async_hooks';
-import { currentTags, runWithTags, samplerBridge } from '../context.js';
+import { currentTags, enterTags, runWithTags, samplerBridge } from '../context.js';
 import type { TagSet } from '../tags.js';
 
 /**
@@ -60,6 +60,16 @@ export function bindToCaller<T>(fn: T): T {
 /** Runs `fn` with exactly `tags` (driver work known to belong to that request). */
 export function runAs<R>(tags: TagSet | undefined, fn: () => R): R {
   return tags === undefined ? fn() : runWithTags(tags, fn);
+}
+
+/**
+ * From here to the end of the current synchronous run, the driver's work is
+ * `tags`' (or untagged): for work of the next request that starts inside a
+ * callback run as the previous one (`runAs`), which restores the outer
+ * context when it returns.
+ */
+export function switchTo(tags: TagSet | undefined): void {
+  if (currentTags() !== tags) enterTags(tags);
 }
 
 export { currentTags };

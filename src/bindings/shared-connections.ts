@@ -44,10 +44,11 @@ function extendsTags(tags: TagSet, base: TagSet): boolean {
   return true;
 }
 
-/** The package name of the first stack frame under node_modules, outside reqprof. */
+/** The package name of the first stack frame under node_modules, outside reqprof (Node's own undici: the built-in fetch). */
 function libraryOnStack(): string {
   const stack = new Error().stack ?? '';
   for (const line of stack.split('\n').slice(1)) {
+    if (line.includes('node:internal/deps/undici/')) return 'fetch (Node\'s built-in undici)';
     const m = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(line.slice(line.lastIndexOf('node_modules') - 1));
     if (m && !m[1]!.startsWith('reqprof')) return m[1]!.replace('\\', '/');
   }

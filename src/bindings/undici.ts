@@ -3,14 +3,14 @@
  * and `Agent`) connects from inside whichever request found it without a
  * socket, and keeps the socket for later requests; undici's parsing of every
  * later response would run as that first request. The connector a Client is
- * given is wrapped so that it connects outside any request: response parsing
- * on a shared socket is then untagged, and the caller's continuations
- * (`await request()`, `await body.json()`, `await fetch()`) run as the caller,
- * as promises do. Clients made before `bindDrivers()` keep their connector.
+ * given is wrapped so that it connects outside any request, and each response
+ * is then read as its own request (undici-replies.ts); the caller's
+ * continuations (`await request()`, `await body.json()`, `await fetch()`) run
+ * as the caller, as promises do. Clients made before `bindDrivers()` keep
+ * their connector.
  *
  * Node's built-in `fetch` runs its own copy of undici, which no module hook
- * reaches; it uses the npm package's dispatcher after
- * `setGlobalDispatcher(new Agent())` (see docs/drivers.md).
+ * reaches: see builtin-fetch.ts.
  */
 import { createRequire } from 'node:module';
 import { onRestore } from './patch.js';

@@ -1,7 +1,10 @@
 /**
  * HTTP clients with pooled keep-alive connections (node:http Agent, global
- * fetch, undici Pool) against a real HTTP server on loopback: whose tags the
- * CPU of a response's callback, continuation and parsing carries.
+ * fetch over the npm undici, undici Pool) against a real HTTP server on
+ * loopback: whose tags the CPU of a response's callback, continuation and
+ * parsing carries. This file imports the npm `undici`, whose global Agent
+ * Node's `fetch` then uses; fetch over Node's own undici is in
+ * builtin-fetch.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,7 +46,7 @@ const styles: Record<string, () => Case> = {
       close: async () => agent.destroy(),
     };
   },
-  'await fetch(url) then await res.json() (global fetch)': () => ({
+  'await fetch(url) then await res.json() (global fetch over the npm undici\'s default Agent)': () => ({
     io: { style: 'promise', run: async () => (await fetch(url)).json() },
     close: async () => {},
   }),
@@ -75,14 +78,14 @@ async function measure(style: string, engine: 'cped' | 'async-hooks') {
 }
 
 const AGENT = 'http.get(url, { agent: keep-alive Agent of 4 sockets }, callback)';
-const FETCH = 'await fetch(url) then await res.json() (global fetch)';
+const FETCH = 'await fetch(url) then await res.json() (global fetch over the npm undici\'s default Agent)';
 
-// First, before anything asks undici for the global dispatcher (the npm
-// package would then install its own, which Node's fetch also uses).
+// Before bindDrivers(): the npm package's default Agent (installed as the
+// global dispatcher when this file imported undici) made its Clients unbound.
 for (const engine of enginesHere()) {
-  test(`[${engine}] ${FETCH}: the continuation carries the caller's tags; Node's own copy of undici is not bound, and parses as the openers`, async () => {
+  test(`[${engine}] ${FETCH}, without bindDrivers(): the continuation carries the caller's tags`, async () => {
     const v = await measure(FETCH, engine);
-    console.log(`[${engine}] ${FETCH}\n${v.report}\n${tableRow('built-in fetch (not bound)', FETCH, engine, v)}`);
+    console.log(`[${engine}] ${FETCH}\n${v.report}\n${tableRow('fetch over npm undici (no bindings)', FETCH, engine, v)}`);
     assert.ok(v.misattributed <= 0.01, v.report);
     assert.ok(v.attributed >= 0.97, v.report);
   });

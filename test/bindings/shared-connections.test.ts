@@ -4,6 +4,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { tag } from '../../src/index.js';
 import { bindDrivers, detectSharedConnections, type SharedConnectionFinding } from '../../src/bindings/index.js';
@@ -72,4 +74,31 @@ test('a connection used only by the request that opened it (and its nested tags)
     stop();
   }
   assert.deepEqual(findings, []);
+});
+
+test('the built-in fetch, whose keep-alive connections were opened by requests, is reported by name; with bindDrivers() it is not', async () => {
+  /** Three requests over fresh connections (a server, so an origin, of their own); returns the findings. */
+  const service = async (): Promise<SharedConnectionFinding[]> => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const findings: SharedConnectionFinding[] = [];
+    const stop = detectSharedConnections({ onFinding: (f) => findings.push(f) });
+    try {
+      for (const tenant of ['opener', 'a', 'b']) await tag({ tenant }, async () => (await fetch(url)).text());
+    } finally {
+      stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    return findings;
+  };
+  const unbound = await service();
+  assert.deepEqual(unbound.map((f) => f.library), ['fetch (Node\'s built-in undici)'], JSON.stringify(unbound));
+  const bindings = bindDrivers();
+  try {
+    assert.deepEqual(await service(), []);
+  } finally {
+    bindings.unbind();
+  }
 });

@@ -193,3 +193,55 @@ export async function startRedis(): Promise<Started> {
   await waitReady(server, () => canConnect(port), 'Redis');
   return server;
 }
+
+export interface RedisCluster {
+  readonly host: '127.0.0.1';
+  /** The client port of each master node. */
+  readonly ports: number[];
+  stop(): Promise<void>;
+}
+
+/** Waits for `cmd args` to exit; rejects with its output when it fails. */
+function runTool(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const output: string[] = [];
+    const child = launch(cmd, args, {}, output);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output.join('')) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${output.join('').slice(-2000)}`))));
+  });
+}
+
+/**
+ * A Redis Cluster of `masters` nodes (no replicas, no persistence), each on a
+ * free loopback port with its cluster bus on another, created with
+ * `redis-cli --cluster create` and ready when every node says `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster | { skip: string }> {
+  const redis = which('redis-server');
+  const cli = which('redis-cli');
+  if (!redis || !cli) return missing('Redis (redis-server, redis-cli)', 'redis-server');
+  const nodes: Running[] = [];
+  const stop = async () => { for (const n of nodes) await n.stop(); };
+  try {
+    const taken = new Set<number>();
+    const port = async () => { let p = await freePort(); while (taken.has(p)) p = await freePort(); taken.add(p); return p; };
+    for (let i = 0; i < masters; i++) {
+      const dir = tempDir('redis-cluster', undefined);
+      const [client, bus] = [await port(), await port()];
+      const output: string[] = [];
+      const child = launch(redis, ['--port', String(client), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+        '--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', 'nodes.conf'], {}, output);
+      const node = new Running('redis', client, 'default', child.pid!, child, dir, output);
+      nodes.push(node);
+      await waitReady(node, () => canConnect(client), 'Redis cluster node');
+    }
+    await runTool(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    for (const n of nodes) {
+      await waitReady(n, async () => (await runTool(cli, ['-p', String(n.port), 'cluster', 'info'])).includes('cluster_state:ok'), 'Redis cluster');
+    }
+    return { host: '127.0.0.1', ports: nodes.map((n) => n.port), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
