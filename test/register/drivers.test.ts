@@ -4,20 +4,27 @@
  * (test/fixtures/register/driver-app.mjs, one app, the driver chosen by
  * FIXTURE_DRIVER), over real servers. A pool of 2 connections serves 8 requests
  * in flight; two `opener` requests go first and open the connections, then
- * 20 rounds of tenants a and b (a burns 3 ms after its call, b 1 ms; replies of
- * about 40 KB). Each tenant's row is judged against the CPU the app measured per
- * tenant plus one cost per request fitted over all rows (HTTP handling, the
- * driver's call and, where it is billed to its request, the reply's parsing).
+ * 15 rounds of tenants a and b (a burns 3 ms after its call, b 1 ms, each in a
+ * function of its own; replies of 1000 items or rows, 20-45 KB).
  *
- * With the bindings (REQPROF_BIND_DRIVERS=true, the default) every tenant's
- * share is within its bound and the openers' row is not inflated. Without them
- * (false) the same service bills the openers: for callback drivers (pg, mysql2)
- * the callbacks themselves, for promise drivers the parsing of every later
- * reply. The unbound case is asserted where that damage is large and reliable.
+ * With the bindings (REQPROF_BIND_DRIVERS=true, the default): per sample of the
+ * labelled profiles (REQPROF_PROCESSORS=pprof), burn CPU billed to another
+ * tenant <= 1% and to its own >= 97%; the openers' row (log processor) not above
+ * its truth by more than its 95% bound (+3 pp); every tenant's row within the
+ * sampling tolerance of its truth plus one cost per request fitted over all rows
+ * (HTTP handling, the driver's call and, where it is billed to its request, the
+ * reply's parsing). Without them (false) the same service bills the openers: for
+ * callback drivers (pg, mysql2) the callbacks themselves, for promise drivers the
+ * parsing of every later reply; asserted where that damage is large and reliable.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeProfile, forEachSample } from '../../bench/lib/pprof-samples.mjs';
 import { startMariadb, startPostgres, startRedis, type DbServer, type Started } from '../helpers/db-servers.js';
+import { shareTolerance } from '../helpers/cpu.js';
 import { cpedAvailable, engineFlags } from '../helpers/engines.js';
 import { loudSkip } from '../helpers/system-tool.js';
 import { runUntilReady, tenantShares } from './run-fixture.js';
@@ -32,6 +39,8 @@ interface DriverCase {
   /** FIXTURE_DRIVER. */
   driver: string;
   server?: ServerKind;
+  /** The driver calls its callback from the connection's handler: unbound, the callback's CPU is billed to the openers. */
+  callback?: boolean;
   /**
    * With REQPROF_BIND_DRIVERS=false, by how much the openers' row is asserted to exceed their true share
    * (undefined: the unbound damage is too small to assert reliably; see the comment on the case).
@@ -39,20 +48,46 @@ interface DriverCase {
   unboundExcess?: number;
 }
 
+// Unbound figures measured on Node 22 (async-hooks) and Node 24 (cped), openers' row above its truth: see docs/zero-code.md.
 const CASES: DriverCase[] = [
-  // Callback drivers: the callback itself runs as the openers (97-98% of all CPU billed to them, measured).
-  { driver: 'pg', server: 'postgresql', unboundExcess: 0.5 },
-  { driver: 'mysql2', server: 'mariadb', unboundExcess: 0.5 },
-  // Promise drivers: the openers are billed the parsing of every later reply (measured: mysql2/promise 11-16 pp
-  // above its truth, ioredis 33-47, node-redis 26-41, undici 8-15).
+  // The callback itself runs as the openers: 98-99% of the burn CPU, and 94-97 pp of all CPU, billed to them.
+  { driver: 'pg', server: 'postgresql', callback: true, unboundExcess: 0.5 },
+  { driver: 'mysql2', server: 'mariadb', callback: true, unboundExcess: 0.5 },
+  // Promise drivers: continuations keep their tags, but the openers are billed the parsing of every later reply
+  // (mysql2/promise 11-18 pp, ioredis 17-35, node-redis 8-13).
   { driver: 'mysql2/promise', server: 'mariadb', unboundExcess: 0.05 },
-  { driver: 'ioredis', server: 'redis', unboundExcess: 0.15 },
-  { driver: 'redis', server: 'redis', unboundExcess: 0.15 },
-  { driver: 'undici', unboundExcess: 0.05 },
-  // Node runs a node:http response's callbacks as its own request already: unbound, the openers' row read
-  // 0-2.6 pp above its truth, within its bound, so only the bound case is asserted.
+  { driver: 'ioredis', server: 'redis', unboundExcess: 0.1 },
+  { driver: 'redis', server: 'redis', unboundExcess: 0.05 },
+  // Unbound, the openers' row read 5-15 pp above its truth (undici) and 6-10 (built-in fetch): above its bound
+  // (about 4 pp) but not by enough to assert on a shared machine; node:http runs each response's callbacks as its
+  // own request already, its openers' row read 0-2.6 pp above, within the bound. Only the bound case is asserted.
+  { driver: 'undici' },
+  { driver: 'fetch' },
   { driver: 'http' },
 ];
+
+const TENANT_OF_BURNER = new Map([['burnForTenantOpener', 'opener'], ['burnForTenantA', 'a'], ['burnForTenantB', 'b']]);
+
+/**
+ * Per sample of the labelled profiles the pprof processor wrote: burn CPU (stack under a tenant's burn function)
+ * billed to that tenant (attributed), to another tenant (misattributed), or to no tenant; over all burn CPU.
+ */
+function burnAttribution(dir: string): { attributed: number; misattributed: number; detail: string } {
+  let own = 0;
+  let other = 0;
+  let total = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.pb.gz'))) {
+    forEachSample(decodeProfile(readFileSync(join(dir, file))), ({ cpu, labels, stack }: { cpu: number; labels: Record<string, string>; stack: string[] }) => {
+      const owner = stack.map((f) => TENANT_OF_BURNER.get(f)).find((t) => t !== undefined);
+      if (owner === undefined) return;
+      total += cpu;
+      if (labels.tenant === owner) own += cpu;
+      else if (labels.tenant !== undefined) other += cpu;
+    });
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return { attributed: own / total, misattributed: other / total, detail: `burn CPU ${(total / 1e6).toFixed(0)} ms: attributed ${pct(own / total)}, misattributed ${pct(other / total)}` };
+}
 
 describe(`client drivers under reqprof/register (the app imports nothing from reqprof), ${ENGINE} engine`, () => {
   const servers = new Map<ServerKind, DbServer>();
@@ -69,31 +104,45 @@ describe(`client drivers under reqprof/register (the app imports nothing from re
 
   const run = async (c: DriverCase, bind: boolean) => {
     const server = c.server ? servers.get(c.server)! : undefined;
-    const r = await runUntilReady('driver-app.mjs', {
-      REQPROF_TAG_HEADERS: 'x-tenant:tenant', REQPROF_SAMPLING_INTERVAL_US: '1000', REQPROF_BIND_DRIVERS: String(bind),
-      FIXTURE_DRIVER: c.driver, FIXTURE_DB_PORT: String(server?.port ?? ''), FIXTURE_DB_USER: server?.user ?? '',
-    }, engineFlags(ENGINE)!);
-    assert.equal(r.mode, ENGINE);
-    assert.deepEqual(Object.keys(r.truth?.statuses ?? {}), ['200'], `every request answered: ${r.stderr}`);
-    const shares = tenantShares(r, true);
-    console.log(`DRIVER | ${c.driver} | ${bind ? 'bound' : 'unbound'} | node ${process.versions.node} ${ENGINE} | ${shares.detail}`);
-    return shares.of;
+    const pprofDir = mkdtempSync(join(tmpdir(), 'reqprof-drivers-'));
+    try {
+      const r = await runUntilReady('driver-app.mjs', {
+        REQPROF_TAG_HEADERS: 'x-tenant:tenant', REQPROF_SAMPLING_INTERVAL_US: '1000', REQPROF_BIND_DRIVERS: String(bind),
+        REQPROF_PROCESSORS: 'log,pprof', REQPROF_PPROF_DIR: pprofDir,
+        FIXTURE_DRIVER: c.driver, FIXTURE_DB_PORT: String(server?.port ?? ''), FIXTURE_DB_USER: server?.user ?? '',
+      }, engineFlags(ENGINE)!);
+      assert.equal(r.mode, ENGINE);
+      assert.deepEqual(Object.keys(r.truth?.statuses ?? {}), ['200'], `every request answered: ${r.stderr}`);
+      const shares = tenantShares(r, true);
+      const burns = burnAttribution(pprofDir);
+      console.log(`DRIVER | ${c.driver} | ${bind ? 'bound' : 'unbound'} | node ${process.versions.node} ${ENGINE} | ${burns.detail}; ${shares.detail}`);
+      return { shares, burns };
+    } finally {
+      rmSync(pprofDir, { recursive: true, force: true });
+    }
   };
   const excess = (s: { share: number; trueShare: number }) => `${(100 * (s.share - s.trueShare)).toFixed(1)} pp`;
 
   for (const c of CASES) {
     it(`${c.driver}: every tenant's CPU share is its own, and the requests that opened the pooled connections are not billed for the others' work`, async (t) => {
       if (c.server && skips.has(c.server)) return t.skip(skips.get(c.server));
-      const of = await run(c, true);
-      for (const [tenant, s] of Object.entries(of)) {
-        assert.ok(Math.abs(s.share - s.trueShare) <= s.bound, `${tenant}'s share is off by ${excess(s)} (bound ${(100 * s.bound).toFixed(1)} pp)`);
+      const { burns, shares } = await run(c, true);
+      assert.ok(burns.misattributed <= 0.01 && burns.attributed >= 0.97, burns.detail);
+      const { opener } = shares.of;
+      assert.ok(opener!.share - opener!.trueShare <= opener!.bound, `the openers' row exceeds its truth by ${excess(opener!)} (bound ${(100 * opener!.bound).toFixed(1)} pp)`);
+      // A sample carries all the CPU since the previous one, so on a loaded machine CPU-weighted shares wander past the 95%
+      // bound although every sample is billed right (the check above): the tolerance of the project's other accuracy tests.
+      for (const [tenant, s] of Object.entries(shares.of)) {
+        const tolerance = shareTolerance(s.trueShare, shares.samples);
+        assert.ok(Math.abs(s.share - s.trueShare) <= tolerance, `${tenant}'s share is off by ${excess(s)} (tolerance ${(100 * tolerance).toFixed(1)} pp)`);
       }
     });
     if (c.unboundExcess === undefined) continue;
     it(`${c.driver} with REQPROF_BIND_DRIVERS=false: the openers' row is billed for the others' work (what the bindings prevent)`, async (t) => {
       if (c.server && skips.has(c.server)) return t.skip(skips.get(c.server));
-      const { opener } = await run(c, false);
+      const { burns, shares: { of: { opener } } } = await run(c, false);
       assert.ok(opener!.share - opener!.trueShare > c.unboundExcess!, `the openers' row exceeds its truth by ${excess(opener!)}`);
+      if (c.callback) assert.ok(burns.misattributed > 0.9, `the callbacks' CPU is billed to the openers: ${burns.detail}`);
     });
   }
 });

@@ -157,7 +157,7 @@ export interface TenantShare {
  * over all rows (as the frameworks test does): the CPU every request spends outside its measured burn (HTTP handling,
  * the driver's call and reply), which would otherwise pull tenants of unequal burns toward equal shares.
  */
-export function tenantShares(run: FixtureRun, perRequestCost = false): { of: Record<string, TenantShare>; detail: string } {
+export function tenantShares(run: FixtureRun, perRequestCost = false): { of: Record<string, TenantShare>; samples: number; detail: string } {
   const truth = run.truth!;
   const rows = byKey(run);
   const tenants = Object.keys(truth.cpuMs).sort();
@@ -176,5 +176,5 @@ export function tenantShares(run: FixtureRun, perRequestCost = false): { of: Rec
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const detail = `${n} samples${perRequestCost ? `, fitted cost ${costMs.toFixed(2)} ms/request` : ''}; ` + tenants.map((t) =>
     `${t}: share ${pct(of[t]!.share)} vs ${pct(of[t]!.trueShare)} (bound ±${(100 * of[t]!.bound).toFixed(1)} pp), ${of[t]!.ms.toFixed(1)} ms vs ${of[t]!.truthMs.toFixed(1)} ms`).join('; ');
-  return { of, detail };
+  return { of, samples: n, detail };
 }
