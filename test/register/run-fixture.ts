@@ -126,13 +126,19 @@ function parseLogKey(key: string): Record<string, string> {
   return tags;
 }
 
-/** Runs a fixture app under reqprof/register (after the node `flags`) until it prints READY once its load is done, then ends it with SIGTERM (no app handler: register delivers the window). */
-export async function runUntilReady(file: string, env: Record<string, string>, flags: string[] = []): Promise<FixtureRun> {
+/**
+ * Runs a fixture app under reqprof/register (after the node `flags`) until it prints READY once its load is done, then
+ * ends it with SIGTERM (no app handler: register delivers the window). With `startSignal`, that signal is sent to the app
+ * when register logs that its profiler started (register loads the sampler after the app's first turn, asynchronously):
+ * an app that waits for it runs all its load while sampled.
+ */
+export async function runUntilReady(file: string, env: Record<string, string>, flags: string[] = [], startSignal?: NodeJS.Signals): Promise<FixtureRun> {
   const run = await runFixture({
     args: [...flags, '--import', 'reqprof/register', FIXTURES + file],
     env,
     onLine: (line, child) => {
       if (line === 'READY') child.kill('SIGTERM');
+      if (startSignal && line.startsWith('{') && line.includes('"reqprof":"start"')) child.kill(startSignal);
     },
   });
   assert.equal(run.signal, 'SIGTERM', run.stderr);
