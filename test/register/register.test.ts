@@ -3,10 +3,8 @@
  * and what it must never change: its responses, its exit, its signals.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startPostgres, type DbServer } from '../helpers/db-servers.js';
-import { loudSkip } from '../helpers/system-tool.js';
-import { FIXTURES, byKey, runFixture, type FixtureRun } from './run-fixture.js';
+import { describe, it } from 'node:test';
+import { FIXTURES, byKey, runFixture, runUntilReady, tenantShares, type FixtureRun } from './run-fixture.js';
 
 const TAGGED = { REQPROF_TAG_HEADERS: 'x-tenant:tenant' };
 
@@ -138,67 +136,12 @@ describe('the debug endpoint under reqprof/register (REQPROF_DEBUG_PORT)', () =>
   });
 });
 
-/** Runs a fixture app that prints READY once its load is done, then ends it with SIGTERM (no app handler: register delivers the window). */
-async function runUntilReady(file: string, env: Record<string, string>): Promise<FixtureRun> {
-  const run = await runFixture({
-    args: ['--import', 'reqprof/register', FIXTURES + file],
-    env,
-    onLine: (line, child) => {
-      if (line === 'READY') child.kill('SIGTERM');
-    },
-  });
-  assert.equal(run.signal, 'SIGTERM', run.stderr);
-  return run;
-}
-
-/** Tenant a's and b's profiled CPU (rows `method=GET|tenant=…`) against the CPU the app measured per tenant, with the share's 95% bound (+3 pp). */
-function tenantShares(run: FixtureRun) {
-  const truth = run.truth!.cpuMs;
-  const rows = byKey(run);
-  const a = rows.get('method=GET|tenant=a')?.cpuMs ?? 0;
-  const b = rows.get('method=GET|tenant=b')?.cpuMs ?? 0;
-  const trueShare = truth.a! / (truth.a! + truth.b!);
-  const n = [...rows.values()].reduce((sum, r) => sum + r.samples, 0);
-  const bound = 1.96 * Math.sqrt(trueShare * (1 - trueShare) / n) + 0.03;
-  const share = a / (a + b);
-  const detail = `tenant a's share ${(100 * share).toFixed(1)}% vs ${(100 * trueShare).toFixed(1)}% (bound ±${(100 * bound).toFixed(1)} pp): ` +
-    `a ${a.toFixed(1)} ms, b ${b.toFixed(1)} ms; truth a ${truth.a!.toFixed(1)}, b ${truth.b!.toFixed(1)} ms`;
-  return { a, b, truth: { a: truth.a!, b: truth.b! }, share, trueShare, bound, detail };
-}
-
 describe('worker threads under reqprof/register', () => {
   it('a piscina pool\'s task CPU is billed to the tenant whose request sent it, with no reqprof code in the app', async () => {
-    const r = tenantShares(await runUntilReady('piscina-app.mjs', { ...TAGGED, REQPROF_SAMPLING_INTERVAL_US: '1000' }));
+    const { of: { a, b }, detail } = tenantShares(await runUntilReady('piscina-app.mjs', { ...TAGGED, REQPROF_SAMPLING_INTERVAL_US: '1000' }));
     // The rows hold main-thread handling too (about a millisecond per request), the truth only the tasks.
-    assert.ok(r.a >= 0.9 * r.truth.a && r.b >= 0.9 * r.truth.b, `workers' task CPU reached the tenants' rows: ${r.detail}`);
-    assert.ok(Math.abs(r.share - r.trueShare) <= r.bound, r.detail);
-  });
-});
-
-describe('database drivers under reqprof/register', () => {
-  let pgServer: DbServer | undefined;
-  let skip: string | false = false;
-  before(async () => {
-    const s = await startPostgres();
-    if ('skip' in s) skip = loudSkip('reqprof/register over a real PostgreSQL', s.skip);
-    else pgServer = s;
-  });
-  after(async () => { await pgServer?.stop(); });
-
-  /** Tenant shares over the requests of a pg Pool smaller than the concurrency, each callback burning known CPU. */
-  const pgShares = async (bind: boolean) => tenantShares(await runUntilReady('pg-app.mjs',
-    { ...TAGGED, REQPROF_SAMPLING_INTERVAL_US: '1000', PGPORT: String(pgServer!.port), REQPROF_BIND_DRIVERS: bind ? 'true' : 'false' }));
-
-  it('a pg Pool callback\'s CPU is billed to the tenant whose request it answers, not to the one that opened the connection', async (t) => {
-    if (skip) return t.skip(skip);
-    const r = await pgShares(true);
-    assert.ok(Math.abs(r.share - r.trueShare) <= r.bound, r.detail);
-  });
-
-  it('with REQPROF_BIND_DRIVERS=false the same service bills callbacks to the connection openers (what the bindings prevent)', async (t) => {
-    if (skip) return t.skip(skip);
-    const r = await pgShares(false);
-    assert.ok(Math.abs(r.share - r.trueShare) > r.bound, `unbound, ${r.detail}`);
+    assert.ok(a!.ms >= 0.9 * a!.truthMs && b!.ms >= 0.9 * b!.truthMs, `workers' task CPU reached the tenants' rows: ${detail}`);
+    assert.ok(Math.abs(a!.share - a!.trueShare) <= a!.bound, detail);
   });
 });
 

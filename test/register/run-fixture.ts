@@ -3,6 +3,7 @@
  * under reqprof/register in a child process, and reads what it printed: the
  * app's own ground truth and the windows of the log processor.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -123,4 +124,63 @@ function parseLogKey(key: string): Record<string, string> {
     tags[part.slice(0, eq)] = part.slice(eq + 1);
   }
   return tags;
+}
+
+/**
+ * Runs a fixture app under reqprof/register (after the node `flags`) until it prints READY once its load is done, then
+ * ends it with SIGTERM (no app handler: register delivers the window). With `startSignal`, that signal is sent to the app
+ * when register logs that its profiler started (register loads the sampler after the app's first turn, asynchronously):
+ * an app that waits for it runs all its load while sampled.
+ */
+export async function runUntilReady(file: string, env: Record<string, string>, flags: string[] = [], startSignal?: NodeJS.Signals): Promise<FixtureRun> {
+  const run = await runFixture({
+    args: [...flags, '--import', 'reqprof/register', FIXTURES + file],
+    env,
+    onLine: (line, child) => {
+      if (line === 'READY') child.kill('SIGTERM');
+      if (startSignal && line.startsWith('{') && line.includes('"reqprof":"start"')) child.kill(startSignal);
+    },
+  });
+  assert.equal(run.signal, 'SIGTERM', run.stderr);
+  return run;
+}
+
+export interface TenantShare {
+  /** CPU of the row `method=GET|tenant=<tenant>`, ms. */
+  ms: number;
+  /** CPU the app measured for the tenant, ms. */
+  truthMs: number;
+  /** The row's share of the tenants' rows, and the share expected from the truth (plus the fitted per-request cost, if asked). */
+  share: number;
+  trueShare: number;
+  /** The share's 95% sampling bound (+3 pp). */
+  bound: number;
+}
+
+/**
+ * Each tenant's profiled CPU (rows `method=GET|tenant=…`) against the CPU the app measured per tenant (FIXTURE_TRUTH),
+ * shares over the tenants of the truth. With `perRequestCost`, the expected shares include one cost per request fitted
+ * over all rows (as the frameworks test does): the CPU every request spends outside its measured burn (HTTP handling,
+ * the driver's call and reply), which would otherwise pull tenants of unequal burns toward equal shares.
+ */
+export function tenantShares(run: FixtureRun, perRequestCost = false): { of: Record<string, TenantShare>; samples: number; detail: string } {
+  const truth = run.truth!;
+  const rows = byKey(run);
+  const tenants = Object.keys(truth.cpuMs).sort();
+  const n = [...rows.values()].reduce((sum, r) => sum + r.samples, 0);
+  const ms = (t: string) => rows.get(`method=GET|tenant=${t}`)?.cpuMs ?? 0;
+  const requests = (t: string) => (perRequestCost ? truth.requests[t]! : 0);
+  const sum = (f: (t: string) => number) => tenants.reduce((total, t) => total + f(t), 0);
+  const rowsMs = sum(ms);
+  const costMs = perRequestCost ? (rowsMs - sum((t) => truth.cpuMs[t]!)) / sum(requests) : 0;
+  const expectedMs = (t: string) => truth.cpuMs[t]! + requests(t) * costMs;
+  const of: Record<string, TenantShare> = {};
+  for (const t of tenants) {
+    const trueShare = expectedMs(t) / sum(expectedMs);
+    of[t] = { ms: ms(t), truthMs: truth.cpuMs[t]!, share: ms(t) / rowsMs, trueShare, bound: 1.96 * Math.sqrt(trueShare * (1 - trueShare) / n) + 0.03 };
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const detail = `${n} samples${perRequestCost ? `, fitted cost ${costMs.toFixed(2)} ms/request` : ''}; ` + tenants.map((t) =>
+    `${t}: share ${pct(of[t]!.share)} vs ${pct(of[t]!.trueShare)} (bound ±${(100 * of[t]!.bound).toFixed(1)} pp), ${of[t]!.ms.toFixed(1)} ms vs ${of[t]!.truthMs.toFixed(1)} ms`).join('; ');
+  return { of, samples: n, detail };
 }
