@@ -48,17 +48,23 @@ function bindDispatcher(dispatcher: unknown): void {
   });
   Object.defineProperty(d, BOUND, { value: true, configurable: true });
   onRestore(() => {
+    seen.fill(undefined);
     delete d[BOUND];
     if (hadOwn) d.dispatch = original;
     else delete d.dispatch;
   });
 }
 
+/** The dispatcher last seen in each slot (checked on every fetch: most of the time it is the same one). */
+const seen: unknown[] = SLOTS.map(() => undefined);
+
 function bindGlobalDispatchers(): boolean {
   let found = false;
-  for (const slot of SLOTS) {
-    const d = (globalThis as Record<symbol, unknown>)[slot];
-    if (d !== undefined) { found = true; bindDispatcher(d); }
+  for (let i = 0; i < SLOTS.length; i++) {
+    const d = (globalThis as Record<symbol, unknown>)[SLOTS[i]!];
+    if (d === undefined) continue;
+    found = true;
+    if (d !== seen[i]) { seen[i] = d; bindDispatcher(d); }
   }
   return found;
 }

@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module';
 import { onRestore, wrapMethod } from './patch.js';
 import { outsideRequests } from './scope.js';
-import { dispatchingOpts, rememberDispatchCaller } from './undici-replies.js';
+import { dispatchingHandler, inDispatch } from './undici-replies.js';
 
 type Connector = (this: unknown, options: unknown, callback: unknown) => unknown;
 
@@ -44,7 +44,7 @@ export function bindUndiciClient(Client: unknown, filename: string): boolean {
   // Where the Client creates a request (also for one a busy Pool queued): named as its caller's.
   if (typeof kDispatch === 'symbol') {
     wrapMethod(proto, kDispatch, (original) => function dispatch(this: unknown, opts: unknown, handler: unknown) {
-      return dispatchingOpts(opts, () => original.call(this, opts, handler));
+      return dispatchingHandler(handler, () => original.call(this, opts, handler));
     });
   }
   if (typeof kConnector !== 'symbol' || Object.prototype.hasOwnProperty.call(proto, kConnector)) return false;
@@ -62,12 +62,15 @@ export function bindUndiciClient(Client: unknown, filename: string): boolean {
   return true;
 }
 
-/** Patches `undici/lib/dispatcher/dispatcher-base.js`: every `dispatch` notes its caller on the options object, the first one wins. */
+/**
+ * Patches `undici/lib/dispatcher/dispatcher-base.js`: every `dispatch` notes
+ * its caller with the handler it is given (a handler is made per call; an
+ * options object may be reused by the application for many).
+ */
 export function bindUndiciDispatcherBase(DispatcherBase: unknown): boolean {
   const proto = (DispatcherBase as { prototype?: object } | undefined)?.prototype;
   if (!proto) return false;
   return wrapMethod(proto, 'dispatch', (original) => function dispatch(this: unknown, opts: unknown, handler: unknown) {
-    rememberDispatchCaller(opts);
-    return original.call(this, opts, handler);
+    return inDispatch(handler, () => original.call(this, opts, handler));
   });
 }
