@@ -6,13 +6,11 @@
  * more: `acquire()` returns a promise, and its continuation runs as its caller.
  */
 import { wrapMethod } from './patch.js';
-import { outsideRequests } from './scope.js';
+import { outsideRequestsMethod } from './scope.js';
 
 /** Patches `generic-pool/lib/Pool.js`'s Pool class. */
 export function bindGenericPool(Pool: unknown): boolean {
   const proto = (Pool as { prototype?: object } | undefined)?.prototype;
   if (!proto) return false;
-  return wrapMethod(proto, '_createResource', (original) => function _createResource(this: unknown, ...args: unknown[]) {
-    return outsideRequests(() => original.apply(this, args));
-  });
+  return wrapMethod(proto, '_createResource', outsideRequestsMethod);
 }

@@ -20,7 +20,7 @@
 import { tag, untag } from '../context.js';
 import type { TagSet } from '../tags.js';
 import { wrapMethod } from './patch.js';
-import { currentTags, outsideRequests } from './scope.js';
+import { currentTags, outsideRequestsMethod } from './scope.js';
 
 interface Queued {
   command?: object;
@@ -40,9 +40,12 @@ const commandTags = new WeakMap<object, TagSet>();
 export function bindIoredis(Redis: unknown): boolean {
   const proto = (Redis as { prototype?: object } | undefined)?.prototype;
   if (!proto) return false;
-  const a = wrapMethod(proto, 'connect', (original) => function connect(this: unknown, ...args: unknown[]) {
-    return outsideRequests(() => original.apply(this, args));
-  });
+  return bindClient(proto);
+}
+
+/** A client class (Redis, Cluster): it connects outside requests and remembers each command's caller. */
+function bindClient(proto: object): boolean {
+  const a = wrapMethod(proto, 'connect', outsideRequestsMethod);
   const b = wrapMethod(proto, 'sendCommand', rememberCaller);
   return a || b;
 }
@@ -71,11 +74,7 @@ function rememberCaller(original: (this: unknown, ...args: unknown[]) => unknown
 export function bindIoredisCluster(Cluster: unknown): boolean {
   const proto = (Cluster as { prototype?: object } | undefined)?.prototype;
   if (!proto) return false;
-  const a = wrapMethod(proto, 'connect', (original) => function connect(this: unknown, ...args: unknown[]) {
-    return outsideRequests(() => original.apply(this, args));
-  });
-  const b = wrapMethod(proto, 'sendCommand', rememberCaller);
-  return a || b;
+  return bindClient(proto);
 }
 
 /** After a reply is handled, the rest of the chunk runs as the next waiting command's request. */

@@ -12,15 +12,13 @@
  * several requests' replies.
  */
 import { wrapMethod } from './patch.js';
-import { bindToCaller, outsideRequests } from './scope.js';
+import { bindToCaller, outsideRequestsMethod } from './scope.js';
 
 /** Patches `@redis/client/dist/lib/client/index.js`'s RedisClient class. */
 export function bindNodeRedisClient(RedisClient: unknown): boolean {
   const proto = (RedisClient as { prototype?: object } | undefined)?.prototype;
   if (!proto) return false;
-  return wrapMethod(proto, 'connect', (original) => function connect(this: unknown, ...args: unknown[]) {
-    return outsideRequests(() => original.apply(this, args));
-  });
+  return wrapMethod(proto, 'connect', outsideRequestsMethod);
 }
 
 /** Patches `@redis/client/dist/lib/client/pool.js`'s RedisClientPool class. */

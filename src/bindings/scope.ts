@@ -42,6 +42,13 @@ function runRestoringSampler<R>(resource: AsyncResource, fn: (...a: unknown[]) =
   }
 }
 
+/** A method wrapper (for `wrapMethod`) that runs the method outside any request: connection set-up. */
+export function outsideRequestsMethod(original: (this: unknown, ...args: unknown[]) => unknown) {
+  return function runOutsideRequests(this: unknown, ...args: unknown[]): unknown {
+    return outsideRequests(() => original.apply(this, args));
+  };
+}
+
 /** On a function `bindToCaller` returned: the function it binds. */
 export const UNBOUND = Symbol('reqprof.unbound');
 
